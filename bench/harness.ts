@@ -1,0 +1,91 @@
+/** Tiny benchmark harness: interleaved rounds, median rate, ratios vs a floor. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { getLoadablePath } from "../src/extension/index.ts";
+
+export type Db = Database.Database;
+
+export function benchDb(): { db: Db; path: string; dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "honker-bench-"));
+  const path = join(dir, "bench.db");
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("temp_store = MEMORY");
+  db.pragma("wal_autocheckpoint = 10000");
+  db.loadExtension(getLoadablePath());
+  db.prepare("SELECT honker_bootstrap()").get();
+  return {
+    db,
+    path,
+    dispose: () => {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `fn(ops)` and returns operations per second. */
+export function rate(ops: number, fn: (ops: number) => void): number {
+  const t0 = process.hrtime.bigint();
+  fn(ops);
+  const ns = Number(process.hrtime.bigint() - t0);
+  return (ops * 1e9) / ns;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+
+export interface Pair {
+  name: string;
+  ops: number;
+  floor: (ops: number) => void;
+  ours: (ops: number) => void;
+  /** Goal for ours/floor. */
+  goal: number;
+  setup?: () => void;
+}
+
+export interface PairResult {
+  name: string;
+  floorRate: number;
+  oursRate: number;
+  ratio: number;
+  goal: number;
+}
+
+/** Alternates floor and ours for `rounds` rounds (after one warm-up each). */
+export function comparePair(p: Pair, rounds = 7): PairResult {
+  p.setup?.();
+  p.floor(Math.max(1, Math.floor(p.ops / 5)));
+  p.ours(Math.max(1, Math.floor(p.ops / 5)));
+  const f: number[] = [];
+  const o: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    p.setup?.();
+    f.push(rate(p.ops, p.floor));
+    p.setup?.();
+    o.push(rate(p.ops, p.ours));
+  }
+  const floorRate = median(f);
+  const oursRate = median(o);
+  return { name: p.name, floorRate, oursRate, ratio: oursRate / floorRate, goal: p.goal };
+}
+
+export function printResults(title: string, results: PairResult[]): void {
+  console.log(`\n${title}`);
+  console.log(
+    `${"case".padEnd(44)} ${"raw ops/s".padStart(12)} ${"ours ops/s".padStart(12)} ${"ratio".padStart(7)} ${"goal".padStart(6)}`,
+  );
+  for (const r of results) {
+    const mark = r.ratio >= r.goal ? "ok" : "BELOW";
+    console.log(
+      `${r.name.padEnd(44)} ${r.floorRate.toFixed(0).padStart(12)} ${r.oursRate.toFixed(0).padStart(12)} ${r.ratio.toFixed(2).padStart(7)} ${`>=${r.goal}`.padStart(6)} ${mark}`,
+    );
+  }
+}

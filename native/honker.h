@@ -1,0 +1,171 @@
+/*
+ * honker-electron native extension: shared declarations.
+ *
+ * Every SQL function receives the per-connection `hk_conn` as its user data.
+ * It owns a cache of prepared statements so that a hot call (enqueue, claim,
+ * ack) costs one bind+step instead of a prepare. See conn.c for how the
+ * cache is released before the connection closes.
+ */
+#ifndef HONKER_H
+#define HONKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sqlite3ext.h"
+
+/* Defined once in extension.c; every other file refers to it. */
+#ifndef HONKER_API_DEFINED
+SQLITE_EXTENSION_INIT3
+#endif
+
+#define HK_FORMAT_VERSION 1
+#define HK_VERSION "0.1.0"
+
+/* Hard bounds that keep one call's work and memory finite. */
+#define HK_MAX_BATCH 10000
+#define HK_MAX_SECONDS 315360000LL /* ten years: bounds any duration argument */
+#define HK_MAX_UNIX 253402300799LL /* 9999-12-31: bounds any timestamp argument */
+
+/* Cached statement slots. Each file owns the slots it names. */
+typedef enum hk_slot {
+  HK_S_ENQUEUE,
+  HK_S_CLAIM,
+  HK_S_CLAIM_EXHAUSTED_PROBE,
+  HK_S_DEADLETTER_EXHAUSTED,
+  HK_S_DELETE_EXHAUSTED,
+  HK_S_ACK,
+  HK_S_ACK_BATCH,
+  HK_S_RETRY_PENDING,
+  HK_S_MOVE_TO_DEAD,
+  HK_S_DELETE_CLAIMED,
+  HK_S_HEARTBEAT,
+  HK_S_CANCEL,
+  HK_S_GET_JOB,
+  HK_S_NEXT_CLAIM_AT,
+  HK_S_NOTIFY,
+  HK_S_STREAM_PUBLISH,
+  HK_S_STREAM_READ,
+  HK_S_STREAM_SAVE_OFFSET,
+  HK_S_STREAM_GET_OFFSET,
+  HK_S_RESULT_SAVE,
+  HK_S_RESULT_GET,
+  HK_S_LOCK_ACQUIRE,
+  HK_S_LOCK_DROP_EXPIRED,
+  HK_S_LOCK_RENEW,
+  HK_S_RATE_TRY,
+  HK_SLOT_COUNT,
+  HK_UNCACHED = -1 /* prepare, run and finalize: for cold statements */
+} hk_slot;
+
+typedef struct hk_conn {
+  sqlite3 *db;
+  sqlite3_stmt *slots[HK_SLOT_COUNT];
+  int armed; /* the statement-cache vtab is connected; see conn.c */
+} hk_conn;
+
+/* A prepared statement borrowed from the cache, or a private one when the
+ * cached copy is already running (re-entrant call from a trigger). */
+typedef struct hk_stmt {
+  sqlite3_stmt *stmt;
+  int owned;
+} hk_stmt;
+
+/* conn.c */
+hk_conn *hk_conn_new(sqlite3 *db);
+void hk_conn_release_statements(hk_conn *c);
+int hk_register_cache_module(sqlite3 *db, hk_conn *c);
+int hk_stmt_get(sqlite3_context *ctx, hk_slot slot, const char *sql, hk_stmt *out);
+void hk_stmt_done(hk_stmt *s);
+int hk_exec(sqlite3_context *ctx, const char *sql);
+
+/* The outcome of one statement run by hk_run. */
+typedef struct hk_outcome {
+  int changes;      /* sqlite3_changes() after the statement */
+  int has_row;      /* the statement returned at least one row */
+  int64_t first;    /* column 0 of the first row, as an integer */
+  int first_null;   /* column 0 of the first row was NULL */
+} hk_outcome;
+
+/*
+ * Binds `types` (one letter a parameter: 'i' int64_t, 't' text as
+ * (const char *, int len), 'T' text or NULL (NULL pointer), 'n' NULL),
+ * runs the statement to completion and fills *out. On failure sets an SQL
+ * error prefixed with fn and returns non-zero.
+ */
+int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,
+           hk_outcome *out, const char *types, ...);
+int hk_savepoint_begin(sqlite3_context *ctx);
+void hk_savepoint_end(sqlite3_context *ctx, int began, int ok);
+
+/* args.c: argument checking. Each returns 0 on success; on failure it has
+ * already set an SQL error naming the function and the argument. */
+int hk_arg_text(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+                const char *name, const char **out, int *len);
+int hk_arg_text_or_null(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+                        const char *name, const char **out, int *len);
+int hk_arg_int(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+               const char *name, int64_t *out);
+int hk_arg_int_or_null(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+                       const char *name, int64_t *out, int *is_null);
+int hk_arg_json(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+                const char *name, const char **out, int *len);
+int hk_arg_json_or_null(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
+                        const char *name, const char **out, int *len);
+int hk_check_range(sqlite3_context *ctx, const char *fn, const char *name, int64_t v,
+                   int64_t lo, int64_t hi);
+void hk_error(sqlite3_context *ctx, const char *fmt, ...);
+void hk_sql_error(sqlite3_context *ctx, const char *fn, sqlite3 *db, int rc);
+int64_t hk_now(void);
+
+/* json.c */
+typedef struct hk_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+  int oom;
+} hk_buf;
+void hk_buf_init(hk_buf *b);
+void hk_buf_free(hk_buf *b);
+void hk_buf_append(hk_buf *b, const char *s, size_t n);
+void hk_buf_puts(hk_buf *b, const char *s);
+void hk_buf_putc(hk_buf *b, char ch);
+void hk_buf_int(hk_buf *b, int64_t v);
+void hk_buf_json_string(hk_buf *b, const char *s, size_t n);
+void hk_buf_json_value(hk_buf *b, sqlite3_value *v);
+void hk_buf_json_column(hk_buf *b, sqlite3_stmt *st, int col);
+void hk_result_buf(sqlite3_context *ctx, hk_buf *b);
+int hk_json_valid(const char *s, size_t n);
+/* Parses a JSON array of integers into a freshly sqlite3_malloc'ed array.
+ * Returns the count, or -1 with *err set to a static message. */
+int hk_json_int_array(const char *s, size_t n, int64_t **out, const char **err);
+
+/* cron.c */
+typedef struct hk_cron hk_cron;
+/* Parses `expr`; on failure returns NULL and writes a reason to err. */
+hk_cron *hk_cron_parse(const char *expr, char *err, size_t errlen);
+void hk_cron_free(hk_cron *c);
+/* Next fire time strictly after `after` (unix seconds), or -1 if none
+ * exists within the search horizon. */
+int64_t hk_cron_next(const hk_cron *c, int64_t after);
+
+/* Registration, one per area. */
+int hk_register_schema(sqlite3 *db, hk_conn *c);
+int hk_register_queue(sqlite3 *db, hk_conn *c);
+int hk_register_notify(sqlite3 *db, hk_conn *c);
+int hk_register_stream(sqlite3 *db, hk_conn *c);
+int hk_register_result(sqlite3 *db, hk_conn *c);
+int hk_register_lock(sqlite3 *db, hk_conn *c);
+int hk_register_ratelimit(sqlite3 *db, hk_conn *c);
+int hk_register_cron(sqlite3 *db, hk_conn *c);
+int hk_register_scheduler(sqlite3 *db, hk_conn *c);
+int hk_register_retention(sqlite3 *db, hk_conn *c);
+
+/* Functions are not DIRECTONLY on purpose: an app may enqueue or notify
+ * from its own triggers (the outbox pattern). They are never DETERMINISTIC
+ * or INNOCUOUS because they write. */
+#define HK_FUNC_FLAGS SQLITE_UTF8
+int hk_fn(sqlite3 *db, hk_conn *c, const char *name, int nargs,
+          void (*fn)(sqlite3_context *, int, sqlite3_value **));
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * honker_bootstrap(): creates honker's tables (byte-identical DDL, so a file
+ * made by us looks to honker exactly like one it made) plus our own
+ * `_honker_x_` indexes and the `_honker_x_meta` format record.
+ */
+#include "honker.h"
+
+/* honker's own layout, kept to the byte (sqlite_master stores it). */
+static const char NOTIFY_DDL[] =
+    "CREATE TABLE IF NOT EXISTS _honker_notifications (\n"
+    "           id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "           channel TEXT NOT NULL,\n"
+    "           payload TEXT NOT NULL,\n"
+    "           created_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    "         );\n"
+    "         CREATE INDEX IF NOT EXISTS _honker_notifications_recent\n"
+    "           ON _honker_notifications(channel, id);";
+
+static const char HONKER_DDL[] =
+    "\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_live (\n"
+    "      id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "      queue TEXT NOT NULL,\n"
+    "      payload TEXT NOT NULL,\n"
+    "      state TEXT NOT NULL DEFAULT 'pending',\n"
+    "      priority INTEGER NOT NULL DEFAULT 0,\n"
+    "      run_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "      worker_id TEXT,\n"
+    "      claim_expires_at INTEGER,\n"
+    "      attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "      max_attempts INTEGER NOT NULL DEFAULT 3,\n"
+    "      created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "      expires_at INTEGER\n"
+    "    );\n"
+    "    CREATE INDEX IF NOT EXISTS _honker_live_claim\n"
+    "      ON _honker_live(queue, priority DESC, run_at, id)\n"
+    "      WHERE state IN ('pending', 'processing');\n"
+    "    CREATE INDEX IF NOT EXISTS _honker_live_pending_deadline\n"
+    "      ON _honker_live(queue, run_at)\n"
+    "      WHERE state = 'pending';\n"
+    "    CREATE INDEX IF NOT EXISTS _honker_live_processing_deadline\n"
+    "      ON _honker_live(queue, claim_expires_at)\n"
+    "      WHERE state = 'processing';\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_dead (\n"
+    "      id INTEGER PRIMARY KEY,\n"
+    "      queue TEXT NOT NULL,\n"
+    "      payload TEXT NOT NULL,\n"
+    "      priority INTEGER NOT NULL DEFAULT 0,\n"
+    "      run_at INTEGER NOT NULL DEFAULT 0,\n"
+    "      attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "      max_attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "      last_error TEXT,\n"
+    "      created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "      died_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    "    );\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_locks (\n"
+    "      name TEXT PRIMARY KEY,\n"
+    "      owner TEXT NOT NULL,\n"
+    "      expires_at INTEGER NOT NULL\n"
+    "    );\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_rate_limits (\n"
+    "      name TEXT NOT NULL,\n"
+    "      window_start INTEGER NOT NULL,\n"
+    "      count INTEGER NOT NULL DEFAULT 0,\n"
+    "      PRIMARY KEY (name, window_start)\n"
+    "    );\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_scheduler_tasks (\n"
+    "      name TEXT PRIMARY KEY,\n"
+    "      queue TEXT NOT NULL,\n"
+    "      cron_expr TEXT NOT NULL,\n"
+    "      payload TEXT NOT NULL,\n"
+    "      priority INTEGER NOT NULL DEFAULT 0,\n"
+    "      expires_s INTEGER,\n"
+    "      next_fire_at INTEGER NOT NULL,\n"
+    "      enabled INTEGER NOT NULL DEFAULT 1,\n"
+    "      max_attempts INTEGER NOT NULL DEFAULT 3\n"
+    "    );\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_results (\n"
+    "      job_id INTEGER PRIMARY KEY,\n"
+    "      value TEXT,\n"
+    "      created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "      expires_at INTEGER\n"
+    "    );\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_stream (\n"
+    "      offset INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "      topic TEXT NOT NULL,\n"
+    "      key TEXT,\n"
+    "      payload TEXT NOT NULL,\n"
+    "      created_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    "    );\n"
+    "    CREATE INDEX IF NOT EXISTS _honker_stream_topic\n"
+    "      ON _honker_stream(topic, offset);\n"
+    "    CREATE TABLE IF NOT EXISTS _honker_stream_consumers (\n"
+    "      name TEXT NOT NULL,\n"
+    "      topic TEXT NOT NULL,\n"
+    "      offset INTEGER NOT NULL DEFAULT 0,\n"
+    "      PRIMARY KEY (name, topic)\n"
+    "    );\n"
+    "  ";
+
+/*
+ * Our additions: indexes only (honker's writers keep working), each named
+ * _honker_x_*. They make claim cost independent of the backlog and keep
+ * every retention pass an index range scan.
+ */
+static const char EXTRA_DDL[] =
+    "CREATE TABLE IF NOT EXISTS _honker_x_meta (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_live_exhausted\n"
+    "  ON _honker_live(queue) WHERE attempts >= max_attempts;\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_live_expiry\n"
+    "  ON _honker_live(queue, expires_at) WHERE expires_at IS NOT NULL;\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_dead_died\n"
+    "  ON _honker_dead(died_at);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_dead_queue\n"
+    "  ON _honker_dead(queue, id);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_notifications_created\n"
+    "  ON _honker_notifications(created_at);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_stream_created\n"
+    "  ON _honker_stream(created_at);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_rate_window\n"
+    "  ON _honker_rate_limits(window_start);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_results_expiry\n"
+    "  ON _honker_results(expires_at) WHERE expires_at IS NOT NULL;\n";
+
+/* Columns honker added after its first release (files made by old honker). */
+static const char *const MIGRATIONS[][2] = {
+    {"enabled", "ALTER TABLE _honker_scheduler_tasks ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1"},
+    {"max_attempts",
+     "ALTER TABLE _honker_scheduler_tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3"},
+};
+
+static int has_column(sqlite3 *db, const char *table, const char *column, int *found) {
+  sqlite3_stmt *st = NULL;
+  *found = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+                              &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *found = 1;
+  rc = sqlite3_finalize(st);
+  return rc;
+}
+
+static int create_all(sqlite3 *db) {
+  int rc = sqlite3_exec(db, NOTIFY_DDL, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, HONKER_DDL, NULL, NULL, NULL);
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]); i++) {
+    int found = 0;
+    rc = has_column(db, "_honker_scheduler_tasks", MIGRATIONS[i][0], &found);
+    if (rc == SQLITE_OK && !found) rc = sqlite3_exec(db, MIGRATIONS[i][1], NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, EXTRA_DDL, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) {
+    char *sql = sqlite3_mprintf(
+        "INSERT INTO _honker_x_meta (key, value) VALUES ('format_version', '%d') "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+        "WHERE CAST(value AS INTEGER) < %d",
+        HK_FORMAT_VERSION, HK_FORMAT_VERSION);
+    if (!sql) return SQLITE_NOMEM;
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_free(sql);
+  }
+  return rc;
+}
+
+/*
+ * Safe when several processes bootstrap at once: in autocommit mode we take
+ * the write lock up front (BEGIN IMMEDIATE waits through busy_timeout), so
+ * no process can fail half way on a stale read snapshot.
+ */
+static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  int own = sqlite3_get_autocommit(db) &&
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+  int began_sp = 0;
+  if (!own) began_sp = hk_savepoint_begin(ctx);
+  int rc = create_all(db);
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, "honker_bootstrap", db, rc);
+    if (own) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    hk_savepoint_end(ctx, began_sp, 0);
+    return;
+  }
+  if (own) {
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+      hk_sql_error(ctx, "honker_bootstrap", db, rc);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return;
+    }
+  }
+  hk_savepoint_end(ctx, began_sp, 1);
+  sqlite3_result_int(ctx, 1);
+}
+
+int hk_register_schema(sqlite3 *db, hk_conn *c) {
+  return hk_fn(db, c, "honker_bootstrap", 0, bootstrap_fn);
+}

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { getLoadablePath } from "../../src/extension/index.ts";
+import { freshDb, openDb, scalar, tempDir } from "../helpers/db.ts";
+
+const require = createRequire(import.meta.url);
+
+describe("honker_bootstrap", () => {
+  it("creates honker's tables and indexes with honker's exact DDL", () => {
+    const { db, close } = freshDb();
+    try {
+      const live = scalar<string>(
+        db,
+        "(SELECT sql FROM sqlite_master WHERE name = '_honker_live')",
+      );
+      assert.ok(
+        live.startsWith(
+          "CREATE TABLE _honker_live (\n      id INTEGER PRIMARY KEY AUTOINCREMENT,\n",
+        ),
+      );
+      const claimIdx = scalar<string>(
+        db,
+        "(SELECT sql FROM sqlite_master WHERE name = '_honker_live_claim')",
+      );
+      assert.equal(
+        claimIdx,
+        "CREATE INDEX _honker_live_claim\n      ON _honker_live(queue, priority DESC, run_at, id)\n      WHERE state IN ('pending', 'processing')",
+      );
+      const names = db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE name LIKE '\\_honker%' ESCAPE '\\' ORDER BY name",
+        )
+        .pluck()
+        .all();
+      for (const t of [
+        "_honker_dead",
+        "_honker_live",
+        "_honker_locks",
+        "_honker_notifications",
+        "_honker_rate_limits",
+        "_honker_results",
+        "_honker_scheduler_tasks",
+        "_honker_stream",
+        "_honker_stream_consumers",
+        "_honker_x_meta",
+      ]) {
+        assert.ok(names.includes(t), `missing ${t}`);
+      }
+      assert.equal(
+        scalar(db, "(SELECT value FROM _honker_x_meta WHERE key = 'format_version')"),
+        "1",
+      );
+    } finally {
+      close();
+    }
+  });
+
+  it("is idempotent, also inside the caller's transaction", () => {
+    const { db, close } = freshDb();
+    try {
+      assert.equal(scalar(db, "honker_bootstrap()"), 1);
+      db.exec("BEGIN");
+      assert.equal(scalar(db, "honker_bootstrap()"), 1);
+      db.exec("COMMIT");
+      assert.equal(scalar(db, "honker_x_version()"), "0.1.0");
+    } finally {
+      close();
+    }
+  });
+
+  it("adds the scheduler columns that old honker files lack", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "old.db");
+      const raw = new Database(path);
+      raw.exec(
+        "CREATE TABLE _honker_scheduler_tasks (name TEXT PRIMARY KEY, queue TEXT NOT NULL, cron_expr TEXT NOT NULL, payload TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0, expires_s INTEGER, next_fire_at INTEGER NOT NULL)",
+      );
+      raw.close();
+      const db = openDb(path);
+      const cols = db
+        .prepare("SELECT name FROM pragma_table_info('_honker_scheduler_tasks')")
+        .pluck()
+        .all();
+      assert.ok(cols.includes("enabled") && cols.includes("max_attempts"));
+      db.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("is safe when several processes bootstrap the same new file at once", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "race.db");
+      const script = `
+        const Database = require(${JSON.stringify(require.resolve("better-sqlite3"))});
+        const db = new Database(process.argv[1]);
+        db.pragma("busy_timeout = 5000");
+        try { db.pragma("journal_mode = WAL"); } catch {}
+        db.loadExtension(process.argv[2]);
+        db.prepare("SELECT honker_bootstrap()").get();
+        db.close();`;
+      const runs = Array.from(
+        { length: 6 },
+        () =>
+          new Promise<number>((resolve) => {
+            const child = spawn(process.execPath, ["-e", script, path, getLoadablePath()], {
+              stdio: ["ignore", "ignore", "inherit"],
+            });
+            child.on("exit", (code) => resolve(code ?? 1));
+          }),
+      );
+      assert.deepEqual(await Promise.all(runs), [0, 0, 0, 0, 0, 0]);
+      const db = openDb(path);
+      assert.equal(scalar(db, "(SELECT count(*) FROM _honker_x_meta)"), 1);
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+      db.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("closing a connection", () => {
+  it("closes cleanly after cached statements ran (the WAL file is removed)", () => {
+    const { db, path, close } = freshDb();
+    for (let i = 0; i < 3; i++) {
+      scalar(db, "honker_enqueue('q', '1', NULL, NULL, 0, 3, NULL)");
+      scalar(db, "honker_claim_batch('q', 'w', 1, 30)");
+    }
+    db.close();
+    assert.equal(existsSync(`${path}-wal`), false);
+    close();
+  });
+
+  it("loads twice on one connection without breaking", () => {
+    const { db, close } = freshDb();
+    db.loadExtension(getLoadablePath());
+    assert.equal(scalar(db, "honker_enqueue('q', '1', NULL, NULL, 0, 3, NULL)"), 1);
+    close();
+  });
+});
