@@ -149,6 +149,10 @@ void hk_cron_free(hk_cron *c);
  * exists within the search horizon. */
 int64_t hk_cron_next(const hk_cron *c, int64_t after);
 
+/* schema.c: honker creates the notifications table when it loads; we create
+ * it on first notify() so a file nobody bootstrapped still takes notify. */
+int hk_create_notify_table(sqlite3 *db);
+
 /* Registration, one per area. */
 int hk_register_schema(sqlite3 *db, hk_conn *c);
 int hk_register_queue(sqlite3 *db, hk_conn *c);

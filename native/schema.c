@@ -108,6 +108,18 @@ static const char EXTRA_DDL[] =
     "  key TEXT PRIMARY KEY,\n"
     "  value TEXT NOT NULL\n"
     ");\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_dedup (\n"
+    "  queue TEXT NOT NULL,\n"
+    "  key TEXT NOT NULL,\n"
+    "  job_id INTEGER NOT NULL,\n"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  PRIMARY KEY (queue, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_progress (\n"
+    "  job_id INTEGER PRIMARY KEY,\n"
+    "  progress TEXT NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    ");\n"
     "CREATE INDEX IF NOT EXISTS _honker_x_live_exhausted\n"
     "  ON _honker_live(queue) WHERE attempts >= max_attempts;\n"
     "CREATE INDEX IF NOT EXISTS _honker_x_live_expiry\n"
@@ -131,6 +143,8 @@ static const char *const MIGRATIONS[][2] = {
     {"max_attempts",
      "ALTER TABLE _honker_scheduler_tasks ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3"},
 };
+
+int hk_create_notify_table(sqlite3 *db) { return sqlite3_exec(db, NOTIFY_DDL, NULL, NULL, NULL); }
 
 static int has_column(sqlite3 *db, const char *table, const char *column, int *found) {
   sqlite3_stmt *st = NULL;

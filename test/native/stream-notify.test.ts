@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb, json, scalar } from "../helpers/db.ts";
+import { type Db, freshDb, json, openDb, scalar, tempDir } from "../helpers/db.ts";
 
 let ctx: ReturnType<typeof freshDb>;
 let db: Db;
@@ -87,5 +88,19 @@ describe("notify", () => {
     db.prepare("SELECT notify('c', '1')").get();
     db.exec("ROLLBACK");
     assert.equal(scalar(db, "(SELECT count(*) FROM _honker_notifications)"), 0);
+  });
+});
+
+describe("notify before honker_bootstrap()", () => {
+  it("creates honker's notifications table on first use, as honker does at load", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fresh = openDb(join(dir, "fresh.db"), { bootstrap: false });
+      assert.equal(scalar(fresh, "notify('c', '1')"), 1);
+      assert.equal(scalar(fresh, "(SELECT payload FROM _honker_notifications)"), "1");
+      fresh.close();
+    } finally {
+      cleanup();
+    }
   });
 });

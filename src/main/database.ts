@@ -1,0 +1,370 @@
+/**
+ * `open(path)`: the host's entry point. One better-sqlite3 connection (the
+ * writer, shared with the app's own tables), the extension, the shared
+ * watcher, and the queue/stream/channel/scheduler/lock objects on top.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, realpathSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { getLoadablePath } from "../extension/index.ts";
+import { fromSqlite, HonkerError, invalid } from "./errors.ts";
+import { toJson } from "./json.ts";
+import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
+import { type Lock, tryLock, type WithLockOptions, withLock } from "./lock.ts";
+import { Queue } from "./queue.ts";
+import { type RateLimitOptions, rateLimit } from "./ratelimit.ts";
+import { Retention, type RetentionOptions } from "./retention.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
+import type {
+  AnySchema,
+  ChannelName,
+  ChannelPayload,
+  HonkerSchema,
+  QueueName,
+  QueuePayload,
+  StreamName,
+  StreamPayload,
+} from "./schema.ts";
+import { Stream } from "./stream.ts";
+import { Watcher, type WatcherOptions } from "./watcher.ts";
+
+export interface OpenOptions {
+  /** Explicit path of the extension (default: getLoadablePath()). */
+  extensionPath?: string;
+  /** SQLite busy timeout in ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Watcher tuning; mostly for tests. */
+  watcher?: WatcherOptions;
+  /**
+   * Background retention of notifications, dead letters, rate-limit windows
+   * and expired results (bounded work per pass). `false` disables it.
+   */
+  retention?: RetentionOptions | false;
+  /** Scheduler options (leader lock TTL). */
+  scheduler?: SchedulerOptions;
+}
+
+/** Something `close()` must stop first (workers, subscriptions, the scheduler). */
+export interface Closeable {
+  close(): Promise<void> | void;
+}
+
+/** Shared watchers: one per database file per process. */
+const watchers = new Map<string, { watcher: Watcher; refs: number }>();
+
+function acquireWatcher(path: string, options: WatcherOptions | undefined): Watcher {
+  const entry = watchers.get(path);
+  if (entry && !entry.watcher.dead) {
+    entry.refs++;
+    return entry.watcher;
+  }
+  const watcher = new Watcher(path, options);
+  watchers.set(path, { watcher, refs: 1 });
+  return watcher;
+}
+
+function releaseWatcher(watcher: Watcher): void {
+  const entry = watchers.get(watcher.path);
+  if (!entry || entry.watcher !== watcher) {
+    watcher.close();
+    return;
+  }
+  entry.refs--;
+  if (entry.refs <= 0) {
+    watchers.delete(watcher.path);
+    watcher.close();
+  }
+}
+
+function refuseMemory(path: string): void {
+  if (path === "" || path === ":memory:" || /^file:.*(:memory:|mode=memory)/.test(path)) {
+    throw new HonkerError(
+      "HONKER_MEMORY_DATABASE",
+      "honker-electron needs a database file: an in-memory database cannot be seen by other " +
+        "connections or processes, so no watcher, worker process or renderer could wake on it. " +
+        "Pass a file path (for tests, a file in a temp directory).",
+    );
+  }
+}
+
+/** A unique id for this process's workers and locks: host:pid:random. */
+export function makeOwnerId(prefix = "honker"): string {
+  return `${prefix}:${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+}
+
+export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
+  /** The better-sqlite3 connection: use it for the app's own tables. */
+  readonly raw: Database.Database;
+  /** Absolute path of the database file. */
+  readonly path: string;
+  readonly watcher: Watcher;
+  /** Identifies this handle's workers and locks across processes. */
+  readonly ownerId: string;
+  private readonly closeables = new Set<Closeable>();
+  private closing: Promise<void> | null = null;
+  private readonly notifyStmt: Database.Statement;
+  private readonly queues = new Map<string, Queue<any, any>>();
+  private readonly streams = new Map<string, Stream<any>>();
+  private schedulerInstance: Scheduler | null = null;
+  private readonly schedulerOptions: SchedulerOptions | undefined;
+  /** The background retention task (null when disabled). */
+  readonly retention: Retention | null;
+
+  constructor(path: string, options: OpenOptions = {}) {
+    refuseMemory(path);
+    const abs = resolve(path);
+    if (!existsSync(dirname(abs))) {
+      throw new HonkerError(
+        "HONKER_CANNOT_OPEN",
+        `open(${path}): the directory ${dirname(abs)} does not exist; create it first.`,
+      );
+    }
+    let raw: Database.Database;
+    try {
+      raw = new Database(abs);
+    } catch (err) {
+      throw fromSqlite(err, `open(${path})`);
+    }
+    try {
+      raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      raw.pragma("journal_mode = WAL");
+      raw.pragma("synchronous = NORMAL");
+      raw.pragma("foreign_keys = ON");
+      raw.pragma("temp_store = MEMORY");
+      raw.pragma("wal_autocheckpoint = 10000");
+      try {
+        raw.loadExtension(options.extensionPath ?? getLoadablePath());
+      } catch (err) {
+        throw new HonkerError(
+          "HONKER_EXTENSION",
+          `open(${path}): could not load the honker SQLite extension: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      raw.prepare("SELECT honker_bootstrap()").get();
+    } catch (err) {
+      raw.close();
+      throw fromSqlite(err, `open(${path})`);
+    }
+    this.raw = raw;
+    this.path = realpathSync(abs);
+    this.ownerId = makeOwnerId(basename(abs));
+    try {
+      this.watcher = acquireWatcher(this.path, options.watcher);
+    } catch (err) {
+      raw.close();
+      throw fromSqlite(err, `open(${path})`);
+    }
+    this.notifyStmt = raw.prepare("SELECT notify(?, ?)").pluck();
+    this.schedulerOptions = options.scheduler;
+    if (options.retention === false) {
+      this.retention = null;
+    } else {
+      this.retention = new Retention(this, options.retention ?? {});
+      this.retention.start();
+      this.track(this.retention);
+    }
+  }
+
+  /** True until close() starts. */
+  get open(): boolean {
+    return this.closing === null && this.raw.open;
+  }
+
+  /** Throws HONKER_CLOSED once close() has started. */
+  assertOpen(doing: string): void {
+    if (this.closing !== null || !this.raw.open) {
+      throw new HonkerError(
+        "HONKER_CLOSED",
+        `${doing}: the database was closed; open it again to continue.`,
+      );
+    }
+  }
+
+  /**
+   * Runs a write, mapping SQLite errors to HonkerError and waking local
+   * waiters once it is committed (now, or when the enclosing transaction
+   * commits).
+   */
+  write<T>(doing: string, fn: () => T): T {
+    this.assertOpen(doing);
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      throw fromSqlite(err, doing);
+    }
+    if (!this.raw.inTransaction) this.watcher.notifyLocal();
+    return out;
+  }
+
+  /** Runs a read, mapping SQLite errors to HonkerError. */
+  read<T>(doing: string, fn: () => T): T {
+    this.assertOpen(doing);
+    try {
+      return fn();
+    } catch (err) {
+      throw fromSqlite(err, doing);
+    }
+  }
+
+  /**
+   * The transactional outbox: the app's writes and every enqueue, publish
+   * and notify inside `fn` commit together or not at all. Nested calls
+   * become savepoints. `fn` must be synchronous (SQLite transactions cannot
+   * span an await).
+   */
+  transaction<T>(fn: () => T): T {
+    this.assertOpen("transaction");
+    const wrapped = this.raw.transaction(() => {
+      const out = fn();
+      if (out && typeof (out as { then?: unknown }).then === "function") {
+        throw invalid(
+          "transaction(fn): fn returned a Promise; a transaction cannot span an await. " +
+            "Do the async work first, then write inside a synchronous fn.",
+        );
+      }
+      return out;
+    });
+    let out: T;
+    try {
+      // IMMEDIATE takes the write lock up front, so a commit by another
+      // process cannot make our read-then-write fail half way.
+      out = this.raw.inTransaction ? wrapped() : wrapped.immediate();
+    } catch (err) {
+      throw fromSqlite(err, "transaction");
+    }
+    if (!this.raw.inTransaction) this.watcher.notifyLocal();
+    return out;
+  }
+
+  /** NOTIFY: returns the notification id; inside transaction() it commits with it. */
+  notify<C extends ChannelName<S>>(channel: C, payload: ChannelPayload<S, C>): number {
+    if (typeof channel !== "string" || channel === "") {
+      throw invalid("notify(channel, payload): channel must be a non-empty string");
+    }
+    const text = toJson(payload, `notify('${channel}') payload`);
+    return this.write(`notify('${channel}')`, () => this.notifyStmt.get(channel, text) as number);
+  }
+
+  /** The named queue (one object per name per handle). */
+  queue<Q extends QueueName<S>, R = unknown>(name: Q): Queue<QueuePayload<S, Q>, R> {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue<QueuePayload<S, Q>, R>(this, name);
+      this.queues.set(name, q);
+    }
+    return q as Queue<QueuePayload<S, Q>, R>;
+  }
+
+  /** The named stream (one object per name per handle). */
+  stream<T extends StreamName<S>>(name: T): Stream<StreamPayload<S, T>> {
+    let st = this.streams.get(name);
+    if (!st) {
+      st = new Stream<StreamPayload<S, T>>(this, name);
+      this.streams.set(name, st);
+    }
+    return st as Stream<StreamPayload<S, T>>;
+  }
+
+  /**
+   * LISTEN: notifications on `channel` committed after this call, in order,
+   * as an async iterable; or, with a callback, delivered to it until the
+   * returned function is called.
+   */
+  listen<C extends ChannelName<S>>(
+    channel: C,
+    options?: ListenOptions,
+  ): Listener<ChannelPayload<S, C>>;
+  listen<C extends ChannelName<S>>(
+    channel: C,
+    callback: (n: {
+      id: number;
+      channel: string;
+      payload: ChannelPayload<S, C>;
+      createdAt: number;
+    }) => void,
+    options?: ListenOptions,
+  ): () => Promise<void>;
+  listen<C extends ChannelName<S>>(
+    channel: C,
+    a?:
+      | ListenOptions
+      | ((n: {
+          id: number;
+          channel: string;
+          payload: ChannelPayload<S, C>;
+          createdAt: number;
+        }) => void),
+    b?: ListenOptions,
+  ): Listener<ChannelPayload<S, C>> | (() => Promise<void>) {
+    if (typeof a === "function") return listenCallback<ChannelPayload<S, C>>(this, channel, a, b);
+    return listen<ChannelPayload<S, C>>(this, channel, a);
+  }
+
+  /** The cron scheduler (created on first use; call `.start()` to run it in this process). */
+  get scheduler(): Scheduler {
+    if (!this.schedulerInstance)
+      this.schedulerInstance = new Scheduler(this, this.schedulerOptions);
+    return this.schedulerInstance;
+  }
+
+  /** Runs `fn` while holding the cross-process lock `name` (renewed while it runs). */
+  withLock<T>(
+    name: string,
+    fn: (signal: AbortSignal) => Promise<T> | T,
+    options?: WithLockOptions,
+  ): Promise<T> {
+    return withLock(this, name, fn, options);
+  }
+
+  /** Takes the lock `name` for `ttl` seconds if it is free; null if held elsewhere. */
+  tryLock(name: string, ttl?: number): Lock | null {
+    return tryLock(this, name, ttl);
+  }
+
+  /** True if this call fits within `limit` per `perSeconds` window for `name` (and counts it). */
+  rateLimit(name: string, options: RateLimitOptions): boolean {
+    return rateLimit(this, name, options);
+  }
+
+  /** Registers something close() must stop first. Returns an unregister function. */
+  track(item: Closeable): () => void {
+    this.closeables.add(item);
+    return () => this.closeables.delete(item);
+  }
+
+  /**
+   * Stops workers (in-flight jobs finish or are left claimable),
+   * subscriptions and the scheduler, then the watcher and the connection.
+   * Safe to call twice.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      const items = [...this.closeables];
+      this.closeables.clear();
+      await Promise.allSettled(items.map(async (item) => item.close()));
+      releaseWatcher(this.watcher);
+      if (this.raw.open) this.raw.close();
+    })();
+    return this.closing;
+  }
+}
+
+/**
+ * Opens (creating if needed) a database file with the extension loaded and
+ * honker's tables in place.
+ *
+ * ```ts
+ * const db = open<AppSchema>(join(app.getPath("userData"), "app.db"));
+ * ```
+ */
+export function open<S extends HonkerSchema = AnySchema>(
+  path: string,
+  options: OpenOptions = {},
+): HonkerDatabase<S> {
+  return new HonkerDatabase<S>(path, options);
+}

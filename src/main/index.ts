@@ -1,0 +1,72 @@
+/**
+ * honker-electron (main process / Node): durable queues, streams,
+ * notify/listen, a scheduler, locks and rate limits inside your SQLite file.
+ *
+ * ```ts
+ * import { open } from "honker-electron";
+ * const db = open<AppSchema>("app.db");
+ * db.queue("sync").work(async (job) => upload(job.payload), { concurrency: 4 });
+ * db.transaction(() => {
+ *   db.raw.prepare("INSERT INTO notes (body) VALUES (?)").run(body);
+ *   db.queue("sync").enqueue({ note: body });
+ * });
+ * ```
+ * @module
+ */
+export { getLoadablePath, load } from "../extension/index.ts";
+export { HonkerDatabase, makeOwnerId, type OpenOptions, open } from "./database.ts";
+export { HonkerError, type HonkerErrorCode, isHonkerError } from "./errors.ts";
+export {
+  type Listener,
+  type ListenOptions,
+  type Notification,
+  pruneNotifications,
+} from "./listen.ts";
+export type { Lock, WithLockOptions } from "./lock.ts";
+export type {
+  ClaimedJob,
+  DeadJob,
+  EnqueueOptions,
+  JobInfo,
+  JobState,
+  Queue,
+  QueueStats,
+} from "./queue.ts";
+export type { RateLimitOptions } from "./ratelimit.ts";
+export { Retention, type RetentionOptions, type RetentionReport } from "./retention.ts";
+export {
+  type ScheduleFire,
+  type ScheduleInfo,
+  type ScheduleOptions,
+  Scheduler,
+  type SchedulerOptions,
+  type ScheduleUpdate,
+} from "./scheduler.ts";
+export type {
+  AnySchema,
+  ChannelName,
+  ChannelPayload,
+  HonkerSchema,
+  QueueName,
+  QueuePayload,
+  StreamName,
+  StreamPayload,
+} from "./schema.ts";
+export type {
+  Stream,
+  StreamEvent,
+  StreamHandle,
+  StreamSubscription,
+  SubscribeOptions,
+} from "./stream.ts";
+export { type WakeReason, Watcher, type WatcherOptions } from "./watcher.ts";
+export {
+  type BackoffOptions,
+  backoffSeconds,
+  DoNotRetry,
+  type JobContext,
+  RetryAfter,
+  Worker,
+  type WorkHandler,
+  type WorkOptions,
+} from "./worker.ts";

@@ -1,0 +1,148 @@
+/**
+ * LISTEN with Postgres semantics: a listener sees only notifications
+ * committed after it was created (no history), in id order, each once.
+ * Notifications are rows of `_honker_notifications`, written by `notify()`
+ * in the writer's transaction, so a rolled-back notify is never seen.
+ */
+import type Database from "better-sqlite3";
+import type { HonkerDatabase } from "./database.ts";
+import { fromSqlite } from "./errors.ts";
+import { fromJson } from "./json.ts";
+import {
+  checkBatchSize,
+  checkName,
+  LiveIterator,
+  prunePasses,
+  type RetentionOptions,
+  runHandler,
+} from "./stream.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
+type AnyDatabase = HonkerDatabase<any>;
+
+export interface Notification<P> {
+  id: number;
+  channel: string;
+  payload: P;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+export interface ListenOptions {
+  /** Aborting ends the iteration and releases everything. */
+  signal?: AbortSignal;
+  /** Notifications read ahead per batch, at most (default 100, max 10000). */
+  batchSize?: number;
+}
+
+export interface ListenCallbackOptions extends ListenOptions {
+  /** Called when the callback throws (delivery goes on) or the listener fails. */
+  onError?: (err: unknown) => void;
+}
+
+interface NotificationRow {
+  id: number;
+  payload: string;
+  created_at: number;
+}
+
+/**
+ * An async iterable of the notifications on one channel committed after
+ * it was created. If pruning removed some it had not read yet, it goes on
+ * with what is left.
+ */
+export class Listener<P> extends LiveIterator<Notification<P>> {
+  readonly channel: string;
+  private cursor: number;
+  private readonly readStmt: Database.Statement;
+
+  constructor(db: AnyDatabase, channel: string, options: ListenOptions = {}) {
+    checkName(channel, "listen(channel): channel");
+    const what = `listen('${channel}')`;
+    const batchSize = checkBatchSize(options.batchSize, what);
+    db.assertOpen(what);
+    // Subscribes to the watcher first (in super), then records where "now" is.
+    super(db, batchSize, options.signal);
+    this.channel = channel;
+    try {
+      this.readStmt = db.raw.prepare(
+        "SELECT id, payload, created_at FROM _honker_notifications " +
+          "WHERE channel = ? AND id > ? ORDER BY id LIMIT ?",
+      );
+      this.cursor = db.raw
+        .prepare("SELECT COALESCE(MAX(id), 0) FROM _honker_notifications")
+        .pluck()
+        .get() as number;
+    } catch (err) {
+      void this.close();
+      throw fromSqlite(err, what);
+    }
+  }
+
+  /** Id of the last notification read (where "after" starts). */
+  get position(): number {
+    return this.cursor;
+  }
+
+  protected override fetch(limit: number): Notification<P>[] {
+    const rows = this.db.read(
+      `listen('${this.channel}')`,
+      () => this.readStmt.all(this.channel, this.cursor, limit) as NotificationRow[],
+    );
+    const last = rows[rows.length - 1];
+    if (last) this.cursor = last.id;
+    return rows.map((row) => ({
+      id: row.id,
+      channel: this.channel,
+      payload: fromJson<P>(row.payload),
+      createdAt: row.created_at,
+    }));
+  }
+}
+
+/**
+ * LISTEN as an async iterable:
+ *
+ * ```ts
+ * for await (const n of listen<{ key: string }>(db, "settings-changed")) apply(n.payload);
+ * ```
+ */
+export function listen<P>(
+  db: AnyDatabase,
+  channel: string,
+  options: ListenOptions = {},
+): Listener<P> {
+  return new Listener<P>(db, channel, options);
+}
+
+/**
+ * LISTEN with a callback, awaited for each notification in order. Returns
+ * a function that stops listening (after the callback in progress).
+ */
+export function listenCallback<P>(
+  db: AnyDatabase,
+  channel: string,
+  fn: (notification: Notification<P>) => void | Promise<void>,
+  options: ListenCallbackOptions = {},
+): () => Promise<void> {
+  const { onError, ...listenOptions } = options;
+  const handle = runHandler(db, new Listener<P>(db, channel, listenOptions), fn, onError, false);
+  return () => handle.close();
+}
+
+/** Prunes notifications by age and/or count; returns the number deleted. */
+export function pruneNotifications(db: AnyDatabase, options: RetentionOptions): number {
+  db.assertOpen("pruneNotifications");
+  let stmt: Database.Statement;
+  try {
+    stmt = db.raw.prepare("SELECT honker_prune_notifications(?, ?, ?)").pluck();
+  } catch (err) {
+    throw fromSqlite(err, "pruneNotifications");
+  }
+  return prunePasses(
+    db,
+    "pruneNotifications",
+    options,
+    (age, keep, batch) => stmt.get(age, keep, batch) as number,
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * Fixed-window rate limits shared by every process that opens the file
+ * (honker's `_honker_rate_limits`). A call that is refused is not counted.
+ */
+import type Database from "better-sqlite3";
+import type { HonkerDatabase } from "./database.ts";
+import { invalid } from "./errors.ts";
+
+/** Any schema: these APIs do not depend on queue or channel names. */
+// biome-ignore lint/suspicious/noExplicitAny: works with every schema
+type AnyDatabase = HonkerDatabase<any>;
+
+export interface RateLimitOptions {
+  /** Calls allowed per window (whole number >= 1). */
+  limit: number;
+  /** Window length in whole seconds (>= 1); windows start at multiples of it. */
+  perSeconds: number;
+}
+
+const statements = new WeakMap<
+  Database.Database,
+  { try: Database.Statement; sweep: Database.Statement }
+>();
+
+function stmts(db: AnyDatabase) {
+  let s = statements.get(db.raw);
+  if (!s) {
+    s = {
+      try: db.raw.prepare("SELECT honker_rate_limit_try(?, ?, ?)").pluck(),
+      sweep: db.raw.prepare("SELECT honker_rate_limit_sweep(?, ?)").pluck(),
+    };
+    statements.set(db.raw, s);
+  }
+  return s;
+}
+
+function wholeNumber(value: unknown, min: number, max: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Counts one call against `name` and says whether it is allowed: true for
+ * the first `limit` calls of each `perSeconds` window, false after that.
+ *
+ * ```ts
+ * if (!rateLimit(db, `email:${user}`, { limit: 5, perSeconds: 3600 })) throw tooMany();
+ * ```
+ */
+export function rateLimit(db: AnyDatabase, name: string, options: RateLimitOptions): boolean {
+  if (typeof name !== "string" || name === "") {
+    throw invalid("rateLimit(db, name, options): name must be a non-empty string");
+  }
+  const doing = `rateLimit('${name}')`;
+  if (options === null || typeof options !== "object") {
+    throw invalid(`${doing}: options must be an object like { limit: 10, perSeconds: 60 }`);
+  }
+  const { limit, perSeconds } = options;
+  if (!wholeNumber(limit, 1, 2_147_483_647)) {
+    throw invalid(`${doing}: limit must be a whole number >= 1 (got ${String(limit)})`);
+  }
+  if (!wholeNumber(perSeconds, 1, 315_360_000)) {
+    throw invalid(
+      `${doing}: perSeconds must be a whole number of seconds >= 1 (got ${String(perSeconds)})`,
+    );
+  }
+  const s = stmts(db);
+  return db.write(doing, () => s.try.get(name, limit, perSeconds) === 1);
+}
+
+/**
+ * Deletes rate-limit windows that started more than `olderThanS` seconds
+ * ago, at most `limit` rows (default 10000). Returns the number deleted;
+ * call again while it returns `limit`.
+ */
+export function sweepRateLimits(db: AnyDatabase, olderThanS: number, limit = 10_000): number {
+  if (!wholeNumber(olderThanS, 0, 315_360_000)) {
+    throw invalid(
+      `sweepRateLimits(db, olderThanS): olderThanS must be a whole number of seconds >= 0 (got ${String(olderThanS)})`,
+    );
+  }
+  if (!wholeNumber(limit, 0, 10_000)) {
+    throw invalid(
+      `sweepRateLimits(db, olderThanS, limit): limit must be a whole number from 0 to 10000`,
+    );
+  }
+  const s = stmts(db);
+  return db.write("sweepRateLimits", () => s.sweep.get(olderThanS, limit) as number);
+}

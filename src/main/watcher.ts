@@ -1,0 +1,360 @@
+/**
+ * The watcher: one per database file per process, shared by every listener,
+ * worker and subscriber in the process.
+ *
+ * - The authority is `PRAGMA data_version` on a dedicated connection: it
+ *   changes whenever any other connection, in this process or another,
+ *   commits.
+ * - Triggers: a local commit (`notifyLocal`) checks at once; file-system
+ *   events on the database's directory (inotify/FSEvents/ReadDirectoryChanges
+ *   through `fs.watch`, which watches the directory and never opens the
+ *   database, `-wal` or `-shm` files: closing any descriptor of those would
+ *   drop SQLite's POSIX locks); deadline timers; and an adaptive poll as a
+ *   safety net (fast right after activity, backing off when idle).
+ * - A replaced or deleted database file (device/inode change) fails every
+ *   waiter with HONKER_WATCHER_DEAD instead of hanging.
+ * - Waiters that give up leave nothing behind.
+ */
+import { type FSWatcher, type Stats, statSync, watch } from "node:fs";
+import { basename, dirname } from "node:path";
+import Database from "better-sqlite3";
+import { HonkerError } from "./errors.ts";
+
+export interface WatcherOptions {
+  /** Poll interval right after activity, in ms (default 5). */
+  pollMinMs?: number;
+  /** Poll interval when idle, in ms (default 1000 with file events, 100 without). */
+  pollMaxMs?: number;
+  /** Use file-system events (default true where the platform has them). */
+  fileEvents?: boolean;
+  /** Disable the safety-net poll entirely (tests prove the other triggers). */
+  disablePoll?: boolean;
+}
+
+export type WakeReason = "local" | "remote" | "deadline";
+export type WakeListener = (reason: WakeReason) => void;
+export type DeadListener = (err: HonkerError) => void;
+
+interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+function identity(path: string): FileIdentity | null {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return null;
+  }
+  return { dev: st.dev, ino: st.ino };
+}
+
+export class Watcher {
+  readonly path: string;
+  private readonly conn: Database.Database;
+  private readonly dataVersion: Database.Statement;
+  private lastVersion: number;
+  private readonly listeners = new Set<WakeListener>();
+  private readonly deadListeners = new Set<DeadListener>();
+  private readonly deadlines = new Map<object, number>();
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Number.POSITIVE_INFINITY;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private pollInterval: number;
+  private readonly pollMin: number;
+  private readonly pollMax: number;
+  private readonly pollDisabled: boolean;
+  private fsWatcher: FSWatcher | null = null;
+  /** Keeps the process alive while anyone waits (everything else is unref'd). */
+  private keepAlive: NodeJS.Timeout | null = null;
+  private readonly identity: FileIdentity;
+  private readonly watchedNames: Set<string>;
+  private checkQueued = false;
+  private localPending = false;
+  private lastIdentityCheck = 0;
+  private deadError: HonkerError | null = null;
+  private closed = false;
+  /** Counters for tests and status displays. */
+  readonly stats = { checks: 0, wakes: 0, fileEvents: 0, polls: 0 };
+
+  constructor(path: string, options: WatcherOptions = {}) {
+    this.path = path;
+    const id = identity(path);
+    if (!id) {
+      throw new HonkerError("HONKER_CANNOT_OPEN", `Watcher: ${path} does not exist`);
+    }
+    this.identity = id;
+    // A plain connection: it only ever reads `data_version`.
+    this.conn = new Database(path, { fileMustExist: true });
+    this.conn.pragma("busy_timeout = 5000");
+    this.dataVersion = this.conn.prepare("PRAGMA data_version").pluck();
+    this.lastVersion = this.dataVersion.get() as number;
+    const base = basename(path);
+    this.watchedNames = new Set([base, `${base}-wal`]);
+    let fileEvents = options.fileEvents !== false;
+    if (fileEvents) {
+      try {
+        this.fsWatcher = watch(dirname(path), { persistent: false }, (event, name) =>
+          this.onFileEvent(event, name),
+        );
+        this.fsWatcher.on("error", () => this.stopFileEvents());
+      } catch {
+        fileEvents = false;
+      }
+    }
+    this.pollDisabled = options.disablePoll === true;
+    this.pollMin = options.pollMinMs ?? 5;
+    this.pollMax = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
+    this.pollInterval = this.pollMin;
+  }
+
+  /** True once the database file was replaced or deleted, or close() ran. */
+  get dead(): boolean {
+    return this.deadError !== null || this.closed;
+  }
+
+  /**
+   * Calls `fn` on every wake until the returned function is called. Register
+   * before your first read so a commit between the two is never missed.
+   */
+  subscribe(fn: WakeListener): () => void {
+    this.assertAlive();
+    this.listeners.add(fn);
+    if (!this.keepAlive) this.keepAlive = setInterval(() => {}, 2 ** 30);
+    this.schedulePoll();
+    return () => {
+      this.listeners.delete(fn);
+      if (this.listeners.size === 0) this.idle();
+    };
+  }
+
+  /** Calls `fn` once if the watcher dies (file replaced or deleted). */
+  onDead(fn: DeadListener): () => void {
+    if (this.deadError) {
+      fn(this.deadError);
+      return () => {};
+    }
+    this.deadListeners.add(fn);
+    return () => this.deadListeners.delete(fn);
+  }
+
+  /**
+   * Resolves on the next wake; rejects with HONKER_WATCHER_DEAD if the file
+   * goes away, HONKER_TIMEOUT after `timeoutMs`, or the signal's reason.
+   */
+  wait(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<WakeReason> {
+    return new Promise<WakeReason>((resolve, reject) => {
+      if (this.deadError) return reject(this.deadError);
+      if (this.closed) return reject(closedError());
+      if (options.signal?.aborted) return reject(options.signal.reason);
+      let timer: NodeJS.Timeout | null = null;
+      const cleanup = () => {
+        unsubscribe();
+        undead();
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+      };
+      const unsubscribe = this.subscribe((reason) => {
+        cleanup();
+        resolve(reason);
+      });
+      const undead = this.onDead((err) => {
+        cleanup();
+        reject(err);
+      });
+      const onAbort = () => {
+        cleanup();
+        reject(options.signal?.reason);
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          cleanup();
+          reject(new HonkerError("HONKER_TIMEOUT", `no change within ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+      }
+    });
+  }
+
+  /** A commit on this process's own connection: check now instead of at the next event or poll. */
+  notifyLocal(): void {
+    if (this.dead) return;
+    this.localPending = true;
+    this.queueCheck();
+  }
+
+  /**
+   * Wakes everyone at `atMs` (epoch ms) even if nothing changed: the owner
+   * (a worker, a scheduler) knows a job becomes due then. `null` clears.
+   */
+  setDeadline(owner: object, atMs: number | null): void {
+    if (atMs === null) this.deadlines.delete(owner);
+    else this.deadlines.set(owner, atMs);
+    this.armDeadline();
+  }
+
+  /** Checks `data_version` now; wakes everyone if it moved. */
+  check(): boolean {
+    if (this.dead) return false;
+    this.stats.checks++;
+    let version: number;
+    try {
+      version = this.dataVersion.get() as number;
+    } catch {
+      // The file may be mid-replacement or locked; the identity check decides.
+      this.checkIdentity(true);
+      return false;
+    }
+    const local = this.localPending;
+    this.localPending = false;
+    // A local write that changed nothing (a claim that found no job) leaves
+    // data_version alone and wakes nobody: no wake-claim-wake loop.
+    if (version !== this.lastVersion) {
+      this.lastVersion = version;
+      this.emit(local ? "local" : "remote");
+      return true;
+    }
+    return false;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopFileEvents();
+    this.idle();
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlines.clear();
+    this.listeners.clear();
+    const err = closedError();
+    for (const fn of [...this.deadListeners]) fn(err);
+    this.deadListeners.clear();
+    this.conn.close();
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private assertAlive(): void {
+    if (this.deadError) throw this.deadError;
+    if (this.closed) throw closedError();
+  }
+
+  private emit(reason: WakeReason): void {
+    this.stats.wakes++;
+    this.pollInterval = this.pollMin;
+    this.schedulePoll(true);
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(reason);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  private queueCheck(): void {
+    if (this.checkQueued) return;
+    this.checkQueued = true;
+    queueMicrotask(() => {
+      this.checkQueued = false;
+      this.check();
+    });
+  }
+
+  private onFileEvent(event: string, name: string | Buffer | null): void {
+    const file = name === null ? null : String(name);
+    if (file !== null && !this.watchedNames.has(file)) return;
+    this.stats.fileEvents++;
+    if (event === "rename") this.checkIdentity(true);
+    this.queueCheck();
+  }
+
+  private stopFileEvents(): void {
+    this.fsWatcher?.close();
+    this.fsWatcher = null;
+  }
+
+  private schedulePoll(reset = false): void {
+    if (this.pollDisabled || this.closed || this.listeners.size === 0) return;
+    if (this.pollTimer && !reset) return;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(() => this.onPoll(), this.pollInterval);
+    this.pollTimer.unref();
+  }
+
+  private idle(): void {
+    this.clearPoll();
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+  }
+
+  private clearPoll(): void {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private onPoll(): void {
+    this.pollTimer = null;
+    this.stats.polls++;
+    this.checkIdentity(false);
+    if (!this.check()) this.pollInterval = Math.min(this.pollMax, this.pollInterval * 2);
+    this.schedulePoll();
+  }
+
+  private checkIdentity(force: boolean): void {
+    if (this.dead) return;
+    const t = Date.now();
+    if (!force && t - this.lastIdentityCheck < 250) return;
+    this.lastIdentityCheck = t;
+    const id = identity(this.path);
+    if (id && id.dev === this.identity.dev && id.ino === this.identity.ino) return;
+    this.die(
+      new HonkerError(
+        "HONKER_WATCHER_DEAD",
+        `The database file ${this.path} was ${id ? "replaced" : "deleted"} while open; ` +
+          "this handle can no longer see its changes. Close it and open the file again.",
+      ),
+    );
+  }
+
+  private die(err: HonkerError): void {
+    this.deadError = err;
+    this.stopFileEvents();
+    this.idle();
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.listeners.clear();
+    for (const fn of [...this.deadListeners]) fn(err);
+    this.deadListeners.clear();
+  }
+
+  private armDeadline(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const at of this.deadlines.values()) next = Math.min(next, at);
+    if (next === this.deadlineAt && this.deadlineTimer) return;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlineAt = next;
+    if (!Number.isFinite(next) || this.dead) return;
+    // setTimeout caps at ~24.8 days; re-arm on the way.
+    const delay = Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1);
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), delay);
+    this.deadlineTimer.unref();
+  }
+
+  private onDeadline(): void {
+    this.deadlineTimer = null;
+    const t = Date.now();
+    for (const [owner, at] of this.deadlines) if (at <= t) this.deadlines.delete(owner);
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    this.armDeadline();
+    if (!this.check()) this.emit("deadline");
+  }
+}
+
+function closedError(): HonkerError {
+  return new HonkerError("HONKER_CLOSED", "The database was closed; open it again to continue.");
+}

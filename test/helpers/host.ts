@@ -1,0 +1,56 @@
+/** Helpers for host tests: a fresh open() database in a temp folder. */
+import { join } from "node:path";
+import { type HonkerDatabase, type OpenOptions, open } from "../../src/main/database.ts";
+import type { AnySchema, HonkerSchema } from "../../src/main/schema.ts";
+import { tempDir } from "./db.ts";
+
+export interface Host<S extends HonkerSchema> {
+  db: HonkerDatabase<S>;
+  path: string;
+  dir: string;
+  close: () => Promise<void>;
+}
+
+export function freshHost<S extends HonkerSchema = AnySchema>(options: OpenOptions = {}): Host<S> {
+  const { dir, cleanup } = tempDir("honker-host-");
+  const path = join(dir, "app.db");
+  const db = open<S>(path, options);
+  return {
+    db,
+    path,
+    dir,
+    close: async () => {
+      await db.close();
+      cleanup();
+    },
+  };
+}
+
+/** Resolves when `predicate()` is true, checking on every watcher wake; rejects after `ms`. */
+export async function until(
+  // biome-ignore lint/suspicious/noExplicitAny: any schema will do
+  db: HonkerDatabase<any>,
+  predicate: () => boolean,
+  ms = 5000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    try {
+      await db.watcher.wait({ timeoutMs: Math.min(left, 100) });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "HONKER_TIMEOUT") throw err;
+    }
+  }
+}
+
+/** A promise with its resolve function, for awaiting events. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

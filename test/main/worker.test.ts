@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { isHonkerError } from "../../src/main/errors.ts";
+import type { AnySchema } from "../../src/main/schema.ts";
+import { backoffSeconds, DoNotRetry, RetryAfter } from "../../src/main/worker.ts";
+import { deferred, freshHost, type Host, until } from "../helpers/host.ts";
+
+let h: Host<AnySchema>;
+beforeEach(() => {
+  h = freshHost();
+});
+afterEach(() => h.close());
+
+describe("queue.work", () => {
+  it("runs the handler for every job and acks it", async () => {
+    const q = h.db.queue<string, string>("q");
+    const seen: string[] = [];
+    const worker = q.work(async (job) => {
+      seen.push(job.payload as string);
+      return `done ${job.payload}`;
+    });
+    q.enqueueMany(["a", "b", "c"]);
+    await until(h.db, () => seen.length === 3, 5000, "three jobs");
+    await worker.stop();
+    assert.deepEqual(seen.sort(), ["a", "b", "c"]);
+    assert.equal(q.stats().pending + q.stats().processing, 0);
+    assert.equal(q.getResult(1), "done a");
+  });
+
+  it("never runs more handlers at once than its concurrency", async () => {
+    const q = h.db.queue("q");
+    let running = 0;
+    let peak = 0;
+    let finished = 0;
+    const worker = q.work(
+      async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        finished++;
+      },
+      { concurrency: 3 },
+    );
+    q.enqueueMany(Array.from({ length: 20 }, (_, i) => i));
+    await until(h.db, () => finished === 20, 5000, "20 jobs");
+    await worker.stop();
+    assert.equal(peak, 3);
+  });
+
+  it("retries a failing job with backoff, then dead-letters it", async () => {
+    const q = h.db.queue("q");
+    const attempts: number[] = [];
+    const worker = q.work(
+      (job) => {
+        attempts.push(job.attempts);
+        throw new RetryAfter(0, "flaky");
+      },
+      { visibilityTimeout: 5 },
+    );
+    const id = q.enqueue("x", { maxAttempts: 3 });
+    await until(h.db, () => q.getJob(id)?.state === "dead", 5000, "dead letter");
+    await worker.stop();
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.equal(worker.stats.dead, 1);
+    assert.match(q.getJob(id)?.error ?? "", /flaky/);
+  });
+
+  it("dead-letters at once on DoNotRetry", async () => {
+    const q = h.db.queue("q");
+    const worker = q.work(() => {
+      throw new DoNotRetry("bad input");
+    });
+    const id = q.enqueue("x", { maxAttempts: 5 });
+    await until(h.db, () => q.getJob(id)?.state === "dead", 5000, "dead letter");
+    await worker.stop();
+    assert.equal(q.getJob(id)?.attempts, 1);
+    assert.match(q.getJob(id)?.error ?? "", /DoNotRetry: bad input/);
+  });
+
+  it("schedules a plain failure's retry within the backoff window", async () => {
+    const q = h.db.queue("q");
+    const failed = deferred();
+    const worker = q.work(
+      () => {
+        failed.resolve();
+        throw new Error("network down");
+      },
+      { backoff: { baseSeconds: 10 } },
+    );
+    const id = q.enqueue("x");
+    await failed.promise;
+    await until(h.db, () => q.getJob(id)?.state === "pending", 5000, "back to pending");
+    await worker.stop();
+    const runAt = q.getJob(id)?.runAt ?? 0;
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(runAt >= now && runAt <= now + 11, `run_at ${runAt} vs now ${now}`);
+  });
+
+  it("backoff is full jitter under an exponential cap", () => {
+    assert.equal(
+      backoffSeconds(1, { baseSeconds: 2 }, () => 1),
+      2,
+    );
+    assert.equal(
+      backoffSeconds(4, { baseSeconds: 2 }, () => 1),
+      16,
+    );
+    assert.equal(
+      backoffSeconds(30, { baseSeconds: 2, maxSeconds: 60 }, () => 1),
+      60,
+    );
+    assert.equal(
+      backoffSeconds(5, { baseSeconds: 2 }, () => 0),
+      0,
+    );
+  });
+
+  it("fires the handler's signal when the job is cancelled", async () => {
+    const q = h.db.queue("q");
+    const started = deferred<number>();
+    const aborted = deferred<unknown>();
+    const worker = q.work(async (job) => {
+      job.signal.addEventListener("abort", () => aborted.resolve(job.signal.reason));
+      started.resolve(job.id);
+      await new Promise((r) => job.signal.addEventListener("abort", r));
+    });
+    q.enqueue("x");
+    const id = await started.promise;
+    q.cancel(id);
+    const reason = await aborted.promise;
+    await worker.stop();
+    assert.ok(isHonkerError(reason, "HONKER_CANCELLED"), String(reason));
+    assert.equal(worker.stats.cancelled, 1);
+  });
+
+  it("reports progress readable through getJob", async () => {
+    const q = h.db.queue("q");
+    const reported = deferred<number>();
+    const release = deferred();
+    const worker = q.work(async (job) => {
+      job.progress({ percent: 50 });
+      reported.resolve(job.id);
+      await release.promise;
+    });
+    q.enqueue("x");
+    const id = await reported.promise;
+    assert.deepEqual(q.getJob(id)?.progress, { percent: 50 });
+    release.resolve();
+    await worker.stop();
+  });
+
+  it("heartbeats a job that runs longer than its visibility timeout", async () => {
+    const q = h.db.queue("q");
+    const runs: number[] = [];
+    const worker = q.work(
+      async (job) => {
+        runs.push(job.id);
+        await new Promise((r) => setTimeout(r, 2500));
+      },
+      { visibilityTimeout: 1 },
+    );
+    const thief = q.work(
+      async (job) => {
+        runs.push(-job.id);
+      },
+      { workerId: "thief" },
+    );
+    q.enqueue("slow");
+    await until(h.db, () => worker.stats.completed === 1, 6000, "slow job done");
+    await Promise.all([worker.stop(), thief.stop()]);
+    assert.deepEqual(runs, [1]);
+  });
+
+  it("stop() lets running handlers finish and claims nothing more", async () => {
+    const q = h.db.queue("q");
+    const started = deferred();
+    let finished = 0;
+    const worker = q.work(async () => {
+      started.resolve();
+      await new Promise((r) => setTimeout(r, 50));
+      finished++;
+    });
+    q.enqueue("a");
+    await started.promise;
+    q.enqueue("b");
+    await worker.stop();
+    assert.equal(finished, 1);
+    assert.equal(q.stats().pending, 1);
+  });
+
+  it("db.close() stops workers gracefully", async () => {
+    const q = h.db.queue("q");
+    const started = deferred();
+    let finished = false;
+    q.work(async () => {
+      started.resolve();
+      await new Promise((r) => setTimeout(r, 30));
+      finished = true;
+    });
+    q.enqueue("a");
+    await started.promise;
+    await h.db.close();
+    assert.equal(finished, true);
+  });
+});
