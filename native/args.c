@@ -47,7 +47,16 @@ void hk_sql_error(sqlite3_context *ctx, const char *fn, sqlite3 *db, int rc) {
   sqlite3_result_error_code(ctx, rc);
 }
 
-int64_t hk_now(void) { return (int64_t)time(NULL); }
+/* The clock unixepoch() reads (the default VFS), so values we write agree
+ * with column defaults; time() may lag it by a tick (coarse clock). */
+int64_t hk_now(void) {
+  sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+  if (vfs && vfs->iVersion >= 2 && vfs->xCurrentTimeInt64) {
+    sqlite3_int64 ms = 0;
+    if (vfs->xCurrentTimeInt64(vfs, &ms) == SQLITE_OK) return (int64_t)(ms / 1000 - 210866760000LL);
+  }
+  return (int64_t)time(NULL);
+}
 
 int hk_arg_text_or_null(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
                         const char *name, const char **out, int *len) {

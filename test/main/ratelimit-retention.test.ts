@@ -15,7 +15,7 @@ afterEach(async () => {
 
 function fresh(): HonkerDatabase {
   const { dir, cleanup } = tempDir();
-  const db = open(join(dir, "app.db"));
+  const db = open(join(dir, "app.db"), { retention: false });
   cleanups.push(cleanup, () => db.close());
   return db;
 }

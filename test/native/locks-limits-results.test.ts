@@ -11,7 +11,7 @@ beforeEach(() => {
 afterEach(() => ctx.close());
 
 const expireLock = (name: string) =>
-  db.prepare("UPDATE _honker_locks SET expires_at = ? WHERE name = ?").run(now() - 1, name);
+  db.prepare("UPDATE _honker_locks SET expires_at = ? WHERE name = ?").run(now() - 5, name);
 
 describe("locks", () => {
   it("gives a free lock to the first owner only", () => {
@@ -77,7 +77,7 @@ describe("results", () => {
   it("hides an expired result and sweeps it", () => {
     scalar(db, "honker_result_save(1, '1', 60)");
     scalar(db, "honker_result_save(2, '2', 0)");
-    db.prepare("UPDATE _honker_results SET expires_at = ? WHERE job_id = 1").run(now() - 1);
+    db.prepare("UPDATE _honker_results SET expires_at = ? WHERE job_id = 1").run(now() - 5);
     assert.equal(scalar(db, "honker_result_get(1)"), null);
     assert.equal(scalar(db, "honker_result_sweep()"), 1);
     assert.equal(scalar(db, "honker_result_get(2)"), "2");

@@ -141,7 +141,7 @@ describe("honker_claim_batch", () => {
 
   it("does not claim an expired job", () => {
     enqueue("q", 1, { expires: 0 });
-    db.prepare("UPDATE _honker_live SET expires_at = ?").run(now() - 1);
+    db.prepare("UPDATE _honker_live SET expires_at = ?").run(now() - 5);
     assert.deepEqual(claim("q", "w"), []);
   });
 
@@ -169,7 +169,7 @@ describe("honker_ack", () => {
   it("refuses a late ack after the claim expired", () => {
     const id = enqueue("q", 1);
     claim("q", "w");
-    db.prepare("UPDATE _honker_live SET claim_expires_at = ?").run(now() - 1);
+    db.prepare("UPDATE _honker_live SET claim_expires_at = ?").run(now() - 5);
     assert.equal(scalar(db, "honker_ack(?, 'w')", id), 0);
   });
 
@@ -240,7 +240,7 @@ describe("heartbeat, cancel, get_job", () => {
   it("heartbeat refuses a lapsed claim", () => {
     const id = enqueue("q", 1);
     claim("q", "w");
-    db.prepare("UPDATE _honker_live SET claim_expires_at = ?").run(now() - 1);
+    db.prepare("UPDATE _honker_live SET claim_expires_at = ?").run(now() - 5);
     assert.equal(scalar(db, "honker_heartbeat(?, 'w', 600)", id), 0);
   });
 
@@ -284,7 +284,7 @@ describe("sweep and next claim", () => {
   it("sweeps expired pending jobs to dead with 'expired'", () => {
     enqueue("q", 1, { expires: 100 });
     enqueue("q", 2);
-    db.prepare("UPDATE _honker_live SET expires_at = ? WHERE id = 1").run(now() - 1);
+    db.prepare("UPDATE _honker_live SET expires_at = ? WHERE id = 1").run(now() - 5);
     assert.equal(scalar(db, "honker_sweep_expired('q')"), 1);
     assert.equal(dead()[0]?.last_error, "expired");
     assert.equal(live().length, 1);
@@ -294,8 +294,8 @@ describe("sweep and next claim", () => {
     enqueue("q", 1, { expires: 100 });
     claim("q", "w");
     db.prepare("UPDATE _honker_live SET expires_at = ?, claim_expires_at = ?").run(
-      now() - 2,
-      now() - 1,
+      now() - 6,
+      now() - 5,
     );
     assert.equal(scalar(db, "honker_sweep_expired('q')"), 1);
     assert.equal(live().length, 0);
@@ -310,7 +310,7 @@ describe("sweep and next claim", () => {
 
   it("bounds one sweep by its limit", () => {
     for (let i = 0; i < 5; i++) enqueue("q", i, { expires: 1 });
-    db.prepare("UPDATE _honker_live SET expires_at = ?").run(now() - 1);
+    db.prepare("UPDATE _honker_live SET expires_at = ?").run(now() - 5);
     assert.equal(scalar(db, "honker_sweep_expired('q', 2)"), 2);
     assert.equal(scalar(db, "honker_sweep_expired('q', 10)"), 3);
   });
