@@ -9,6 +9,8 @@ import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { getLoadablePath } from "../extension/index.ts";
+import { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
+import type { Grants, ServeOptions } from "./bridge/grants.ts";
 import { fromSqlite, HonkerError, invalid } from "./errors.ts";
 import { toJson } from "./json.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
@@ -328,6 +330,20 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   /** True if this call fits within `limit` per `perSeconds` window for `name` (and counts it). */
   rateLimit(name: string, options: RateLimitOptions): boolean {
     return rateLimit(this, name, options);
+  }
+
+  /**
+   * Lets a renderer window use exactly `grants` through the bridge (see
+   * honker-electron/renderer). Electron is loaded lazily, or pass it as
+   * `options.electron`.
+   */
+  serve(
+    window: Parameters<typeof serveWindow>[1],
+    grants: Grants<S>,
+    options: ServeOptions & { electron?: ElectronMain } = {},
+  ): ServedWindow {
+    this.assertOpen("serve");
+    return serveWindow(this, window, grants as Grants, options);
   }
 
   /** Registers something close() must stop first. Returns an unregister function. */

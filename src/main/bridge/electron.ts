@@ -1,0 +1,135 @@
+/**
+ * Serving renderer windows in Electron. Electron is injected (or required
+ * lazily on first use), never imported at module top level, so Node tests
+ * can load this file.
+ *
+ * Handshake, on request: page -> preload (window.postMessage) -> main (IPC)
+ * -> main checks `event.senderFrame` (the window's main frame, an allowed
+ * origin) -> a MessageChannelMain is made, one end kept, the other posted
+ * to that frame -> the preload hands it to the page. A reload asks again
+ * and gets a fresh port; the old session ends when its port closes.
+ */
+import type {
+  BrowserWindow,
+  IpcMainEvent,
+  MessageChannelMain,
+  MessagePortMain,
+  WebContents,
+} from "electron";
+import { IPC_CONNECT, IPC_PORT } from "../../protocol/index.ts";
+import type { HonkerDatabase } from "../database.ts";
+import { type MessagePortMainLike, portMainEndpoint, portMainSubPort } from "./endpoint.ts";
+import type { Grants, ServeOptions } from "./grants.ts";
+import { BridgeSession } from "./session.ts";
+
+/** The parts of the `electron` module the bridge uses. */
+export interface ElectronMain {
+  ipcMain: {
+    on(channel: string, listener: (event: IpcMainEvent, ...args: unknown[]) => void): unknown;
+    removeListener(
+      channel: string,
+      listener: (event: IpcMainEvent, ...args: unknown[]) => void,
+    ): unknown;
+  };
+  MessageChannelMain: new () => MessageChannelMain;
+}
+
+/** A served window; `close()` ends its sessions and stops listening for it. */
+export interface ServedWindow {
+  readonly sessions: ReadonlySet<BridgeSession>;
+  close(): void;
+}
+
+function webContentsOf(target: BrowserWindow | WebContents): WebContents {
+  return "webContents" in target ? target.webContents : target;
+}
+
+function originOf(url: string): string {
+  try {
+    const u = new URL(url);
+    // file: and custom schemes without a host report "null" as origin.
+    return u.origin === "null" ? `${u.protocol}//${u.host}` : u.origin;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Lets `target`'s main frame connect with exactly `grants`. Every window is
+ * served separately; one window's grants never apply to another.
+ */
+export function serveWindow(
+  // biome-ignore lint/suspicious/noExplicitAny: any schema
+  db: HonkerDatabase<any>,
+  target: BrowserWindow | WebContents,
+  grants: Grants,
+  options: ServeOptions & { electron?: ElectronMain } = {},
+): ServedWindow {
+  const electron = options.electron ?? loadElectron();
+  const contents = webContentsOf(target);
+  const sessions = new Set<BridgeSession>();
+  let closed = false;
+
+  const onConnect = (event: IpcMainEvent) => {
+    if (closed || event.sender !== contents) return; // another window's request
+    const frame = event.senderFrame;
+    if (!frame || frame !== contents.mainFrame) return; // iframes never get a port
+    const origin = originOf(frame.url);
+    if (options.origins && !options.origins.includes(origin)) return;
+    const { port1, port2 } = new electron.MessageChannelMain();
+    const mainPort = port1 as unknown as MessagePortMainLike;
+    const session = new BridgeSession(
+      db,
+      portMainEndpoint(mainPort),
+      grants,
+      {
+        create() {
+          const ch = new electron.MessageChannelMain();
+          return {
+            local: portMainSubPort(ch.port1 as unknown as MessagePortMainLike),
+            remote: ch.port2,
+          };
+        },
+      },
+      { ...options, onClose: () => sessions.delete(session) },
+    );
+    sessions.add(session);
+    mainPort.on("close", () => session.close());
+    mainPort.start();
+    frame.postMessage(IPC_PORT, null, [port2 as MessagePortMain]);
+  };
+
+  const endAll = () => {
+    for (const s of [...sessions]) s.close();
+  };
+  electron.ipcMain.on(IPC_CONNECT, onConnect);
+  contents.once("destroyed", () => {
+    endAll();
+    close();
+  });
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    electron.ipcMain.removeListener(IPC_CONNECT, onConnect);
+    endAll();
+  };
+  const untrack = db.track({ close });
+  return {
+    sessions,
+    close() {
+      untrack();
+      close();
+    },
+  };
+}
+
+function loadElectron(): ElectronMain {
+  // Lazy: only an Electron main process reaches this line.
+  const req = (globalThis as { require?: NodeJS.Require }).require ?? moduleRequire();
+  return req("electron") as ElectronMain;
+}
+
+function moduleRequire(): NodeJS.Require {
+  const { createRequire } = process.getBuiltinModule("node:module") as typeof import("node:module");
+  return createRequire(import.meta.url);
+}

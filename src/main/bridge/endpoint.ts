@@ -1,0 +1,210 @@
+/**
+ * Endpoints: Comlink talks to anything with postMessage/addEventListener.
+ * Electron's MessagePortMain is an EventEmitter whose 'message' events are
+ * `{ data, ports }`; Node's worker_threads MessagePort is an EventTarget.
+ * Both are wrapped here into one shape, and `guardEndpoint` filters what a
+ * page may send before Comlink sees it.
+ */
+import type { Endpoint } from "comlink";
+import { BRIDGE_METHODS } from "../../protocol/index.ts";
+
+/** The documented shape of Electron's MessagePortMain (structural, so tests can fake it). */
+export interface MessagePortMainLike {
+  postMessage(message: unknown, transfer?: MessagePortMainLike[]): void;
+  start(): void;
+  close(): void;
+  on(
+    event: "message",
+    listener: (event: { data: unknown; ports: MessagePortMainLike[] }) => void,
+  ): unknown;
+  on(event: "close", listener: () => void): unknown;
+  off(
+    event: "message",
+    listener: (event: { data: unknown; ports: MessagePortMainLike[] }) => void,
+  ): unknown;
+  off(event: "close", listener: () => void): unknown;
+}
+
+/** A port we push subscription messages through, whatever the runtime. */
+export interface SubPort {
+  send(message: unknown): void;
+  onMessage(fn: (data: unknown) => void): void;
+  onClose(fn: () => void): void;
+  close(): void;
+}
+
+type MessageListener = (ev: { data: unknown }) => void;
+
+/** Comlink endpoint over a MessagePortMain. Transfers go in the transfer list only. */
+export function portMainEndpoint(port: MessagePortMainLike): Endpoint & { close(): void } {
+  const wrapped = new Map<
+    unknown,
+    (event: { data: unknown; ports: MessagePortMainLike[] }) => void
+  >();
+  return {
+    postMessage(message: unknown, transfer?: Transferable[]) {
+      port.postMessage(message, (transfer ?? []) as unknown as MessagePortMainLike[]);
+    },
+    addEventListener(_type: string, listener: unknown) {
+      const fn = (event: { data: unknown; ports: MessagePortMainLike[] }) =>
+        (listener as MessageListener)({ data: event.data });
+      wrapped.set(listener, fn);
+      port.on("message", fn);
+    },
+    removeEventListener(_type: string, listener: unknown) {
+      const fn = wrapped.get(listener);
+      if (fn) port.off("message", fn);
+      wrapped.delete(listener);
+    },
+    start() {
+      port.start();
+    },
+    close() {
+      port.close();
+    },
+  } as Endpoint & { close(): void };
+}
+
+/** A SubPort over a MessagePortMain. */
+export function portMainSubPort(port: MessagePortMainLike): SubPort {
+  return {
+    send: (m) => port.postMessage(m),
+    onMessage: (fn) => {
+      port.on("message", (e) => fn(e.data));
+      port.start();
+    },
+    onClose: (fn) => {
+      port.on("close", fn);
+    },
+    close: () => port.close(),
+  };
+}
+
+/** The Node worker_threads MessagePort surface we use. */
+export interface NodePortLike {
+  postMessage(message: unknown, transfer?: readonly unknown[]): void;
+  on(event: "message", fn: (value: unknown) => void): unknown;
+  on(event: "close", fn: () => void): unknown;
+  close(): void;
+}
+
+/** A SubPort over a Node MessagePort. */
+export function nodeSubPort(port: NodePortLike): SubPort {
+  return {
+    send: (m) => port.postMessage(m),
+    onMessage: (fn) => {
+      port.on("message", fn);
+    },
+    onClose: (fn) => {
+      port.on("close", fn);
+    },
+    close: () => port.close(),
+  };
+}
+
+const MAX_ID = 128;
+const MAX_ARGS = 4;
+
+export type Decoded =
+  | { kind: "call"; id: string; method: string; args: unknown[] }
+  | { kind: "release"; id: string }
+  | { kind: "reject"; id: string | null; reason: string };
+
+/**
+ * The message decoder: the only door from a page into main. Accepts a
+ * Comlink APPLY of one of the bridge's own method names with plain (RAW)
+ * arguments, or a RELEASE. Refuses GET/SET/CONSTRUCT/ENDPOINT (which would
+ * read or replace the exposed object), proxies/handlers, and anything else.
+ */
+export function decodeMessage(data: unknown): Decoded {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return { kind: "reject", id: null, reason: "message is not an object" };
+  }
+  const m = data as Record<string, unknown>;
+  const id = typeof m.id === "string" && m.id.length > 0 && m.id.length <= MAX_ID ? m.id : null;
+  if (id === null) return { kind: "reject", id: null, reason: "message has no valid id" };
+  const path = m.path;
+  if (m.type === "RELEASE") {
+    return { kind: "release", id };
+  }
+  if (m.type !== "APPLY")
+    return { kind: "reject", id, reason: `message type ${String(m.type)} is not allowed` };
+  if (!Array.isArray(path) || path.length !== 1 || typeof path[0] !== "string") {
+    return { kind: "reject", id, reason: "call path must name one method" };
+  }
+  const method = path[0];
+  if (!(BRIDGE_METHODS as readonly string[]).includes(method)) {
+    return { kind: "reject", id, reason: `unknown method '${method.slice(0, 64)}'` };
+  }
+  const list = m.argumentList ?? [];
+  if (!Array.isArray(list) || list.length > MAX_ARGS) {
+    return { kind: "reject", id, reason: "argument list must be an array of at most 4 values" };
+  }
+  const args: unknown[] = [];
+  for (const w of list) {
+    if (w === null || typeof w !== "object" || (w as { type?: unknown }).type !== "RAW") {
+      return {
+        kind: "reject",
+        id,
+        reason: "arguments must be plain values (no proxies or handlers)",
+      };
+    }
+    args.push((w as { value?: unknown }).value);
+  }
+  return { kind: "call", id, method, args };
+}
+
+/**
+ * Wraps the window endpoint: decoded calls pass to Comlink (rebuilt from
+ * the decoded parts, so nothing unexpected rides along); rejected messages
+ * are answered with a HONKER_FORBIDDEN reply when they carry an id.
+ */
+export function guardEndpoint(
+  inner: Endpoint,
+  onRelease: () => void,
+  onReject: (reason: string) => void,
+): Endpoint {
+  const wrapped = new Map<unknown, MessageListener>();
+  return {
+    postMessage: (message: unknown, transfer?: Transferable[]) =>
+      inner.postMessage(message, transfer),
+    addEventListener(type: string, listener: unknown) {
+      const fn: MessageListener = (ev) => {
+        const d = decodeMessage(ev.data);
+        if (d.kind === "call") {
+          (listener as MessageListener)({
+            data: {
+              id: d.id,
+              type: "APPLY",
+              path: [d.method],
+              argumentList: d.args.map((value) => ({ type: "RAW", value })),
+            },
+          });
+        } else if (d.kind === "release") {
+          inner.postMessage({ id: d.id, type: "RAW", value: undefined });
+          onRelease();
+        } else {
+          onReject(d.reason);
+          if (d.id !== null) {
+            inner.postMessage({
+              id: d.id,
+              type: "RAW",
+              value: {
+                ok: false,
+                error: { code: "HONKER_FORBIDDEN", message: `refused: ${d.reason}` },
+              },
+            });
+          }
+        }
+      };
+      wrapped.set(listener, fn);
+      inner.addEventListener(type, fn as never);
+    },
+    removeEventListener(type: string, listener: unknown) {
+      const fn = wrapped.get(listener);
+      if (fn) inner.removeEventListener(type, fn as never);
+      wrapped.delete(listener);
+    },
+    start: () => (inner as { start?: () => void }).start?.(),
+  } as Endpoint;
+}

@@ -1,0 +1,113 @@
+/**
+ * Grants name exactly what one window may do. Anything not granted is
+ * refused with HONKER_FORBIDDEN.
+ */
+import type { WireCapabilities } from "../../protocol/index.ts";
+import { HonkerError } from "../errors.ts";
+import type { ChannelName, HonkerSchema, QueueName, StreamName } from "../schema.ts";
+import type { StandardSchemaV1 } from "./validate.ts";
+
+export interface QueueGrant {
+  /** May add jobs. */
+  enqueue?: boolean;
+  /** May read job status and results (job(), waitResult(), useJob()). */
+  read?: boolean;
+  /** May read queue counts (stats(), useQueueStats()). */
+  stats?: boolean;
+  /** May cancel jobs of this queue. */
+  cancel?: boolean;
+  /** Checks every payload the window enqueues (zod, valibot, arktype...). */
+  validate?: StandardSchemaV1;
+}
+
+export interface StreamGrant {
+  publish?: boolean;
+  /** true, or which start points are allowed (default: any). */
+  subscribe?: boolean | { from?: "latest" | "any" };
+  validate?: StandardSchemaV1;
+}
+
+export interface ChannelGrant {
+  notify?: boolean;
+  listen?: boolean;
+  validate?: StandardSchemaV1;
+}
+
+export interface Grants<S extends HonkerSchema = HonkerSchema> {
+  queues?: { [Q in QueueName<S>]?: QueueGrant };
+  streams?: { [T in StreamName<S>]?: StreamGrant };
+  channels?: { [C in ChannelName<S>]?: ChannelGrant };
+}
+
+export interface ServeOptions {
+  /** Page origins allowed to connect (e.g. ["app://main", "http://localhost:5173"]). Default: any origin of the window's own main frame. */
+  origins?: string[];
+  /** Largest payload a window may send, in bytes (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Requests per second a window may make (burst twice that); default 500. */
+  requestsPerSecond?: number;
+  /** Subscriptions one window may hold at once (default 256). */
+  maxSubscriptions?: number;
+  /** A stream subscriber that grants no credit for this long is told to resume later (default 30 s). */
+  stallMs?: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+function forbidden(what: string): HonkerError {
+  return new HonkerError("HONKER_FORBIDDEN", `${what} is not granted to this window`);
+}
+
+function own<T>(table: Record<string, T | undefined> | undefined, name: string): T | undefined {
+  return table && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+export function queueGrant(
+  grants: Grants,
+  name: string,
+  action: keyof Omit<QueueGrant, "validate">,
+): QueueGrant {
+  const g = own(grants.queues as Record<string, QueueGrant | undefined>, name);
+  if (!g || g[action] !== true) throw forbidden(`${action} on queue '${name}'`);
+  return g;
+}
+
+export function streamGrant(
+  grants: Grants,
+  name: string,
+  action: "publish" | "subscribe",
+): StreamGrant {
+  const g = own(grants.streams as Record<string, StreamGrant | undefined>, name);
+  if (!g || !g[action]) throw forbidden(`${action} on stream '${name}'`);
+  return g;
+}
+
+export function channelGrant(
+  grants: Grants,
+  name: string,
+  action: "notify" | "listen",
+): ChannelGrant {
+  const g = own(grants.channels as Record<string, ChannelGrant | undefined>, name);
+  if (!g || g[action] !== true) throw forbidden(`${action} on channel '${name}'`);
+  return g;
+}
+
+/** What the page is told it may do (no validators, just booleans). */
+export function describeGrants(grants: Grants, maxPayloadBytes: number): WireCapabilities {
+  const caps: WireCapabilities = { queues: {}, streams: {}, channels: {}, maxPayloadBytes };
+  for (const [name, g] of Object.entries((grants.queues ?? {}) as Record<string, QueueGrant>)) {
+    caps.queues[name] = {
+      enqueue: !!g.enqueue,
+      read: !!g.read,
+      stats: !!g.stats,
+      cancel: !!g.cancel,
+    };
+  }
+  for (const [name, g] of Object.entries((grants.streams ?? {}) as Record<string, StreamGrant>)) {
+    caps.streams[name] = { publish: !!g.publish, subscribe: !!g.subscribe };
+  }
+  for (const [name, g] of Object.entries((grants.channels ?? {}) as Record<string, ChannelGrant>)) {
+    caps.channels[name] = { notify: !!g.notify, listen: !!g.listen };
+  }
+  return caps;
+}

@@ -1,0 +1,174 @@
+/**
+ * Types of the renderer client: one schema (the same one main uses) maps
+ * names to payloads, and the window's grants (the same object main passes
+ * to `db.serve`, as a type) decide which methods exist at all.
+ */
+import type {
+  WireEnqueueOptions,
+  WireJob,
+  WireNotification,
+  WireStats,
+  WireStreamEvent,
+} from "../protocol/index.ts";
+
+/** The schema shape shared with the main process. */
+export interface ClientSchema {
+  queues: Record<string, unknown>;
+  streams: Record<string, unknown>;
+  channels: Record<string, unknown>;
+}
+
+/** The boolean shape of main's grants (validators are irrelevant here). */
+export interface GrantShape {
+  queues?: Record<
+    string,
+    { enqueue?: boolean; read?: boolean; stats?: boolean; cancel?: boolean } | undefined
+  >;
+  streams?: Record<string, { publish?: boolean; subscribe?: boolean | object } | undefined>;
+  channels?: Record<string, { notify?: boolean; listen?: boolean } | undefined>;
+}
+
+/** Grants that allow everything: the default when no grants type is given. */
+export interface AllGranted {
+  queues: Record<string, { enqueue: true; read: true; stats: true; cancel: true }>;
+  streams: Record<string, { publish: true; subscribe: true }>;
+  channels: Record<string, { notify: true; listen: true }>;
+}
+
+type Keys<T> = Extract<keyof T, string>;
+type Granted<T, K extends string> = T extends Record<K, true | object> ? true : false;
+
+export type JobView<P, R> = Omit<WireJob, "payload" | "result"> & {
+  payload: P | null;
+  result: R | null;
+};
+
+export interface StreamEvent<P> extends Omit<WireStreamEvent, "payload"> {
+  payload: P;
+}
+
+export interface Notification<P> extends Omit<WireNotification, "payload"> {
+  payload: P;
+}
+
+/** An open subscription: iterate it, or close it. */
+export interface ClientSubscription<E> extends AsyncIterable<E> {
+  close(): Promise<void>;
+  readonly closed: boolean;
+  /** Resolves once main has the subscription live. */
+  readonly ready: Promise<void>;
+}
+
+export interface JobClient<P, R> {
+  readonly id: number;
+  get(): Promise<JobView<P, R> | null>;
+  waitResult(timeoutMs?: number): Promise<R>;
+  /** Calls `fn` with every change of the job until the returned function is called. */
+  watch(fn: (job: JobView<P, R> | null) => void): () => void;
+}
+
+export interface StreamSubscribeOptions {
+  /** Where to start: an offset (events after it), 'latest' (default) or 'beginning'. */
+  from?: number | "latest" | "beginning";
+  /** A durable consumer name: resumes from its saved offset; offsets are saved as you handle events. */
+  consumer?: string;
+}
+
+type QueueEnqueue<P> = {
+  enqueue(payload: P, options?: WireEnqueueOptions): Promise<number>;
+  enqueueMany(payloads: P[], options?: WireEnqueueOptions): Promise<number[]>;
+};
+type QueueRead<P, R> = { job(id: number): JobClient<P, R> };
+type QueueStats = {
+  stats(): Promise<WireStats>;
+  watchStats(fn: (stats: WireStats) => void): () => void;
+};
+type QueueCancel = { cancel(id: number): Promise<boolean> };
+
+// biome-ignore lint/complexity/noBannedTypes: {} is "no extra methods" in these intersections
+type Empty = {};
+
+export type QueueClient<P, G, R = unknown> = (Granted<G, "enqueue"> extends true
+  ? QueueEnqueue<P>
+  : Empty) &
+  (Granted<G, "read"> extends true ? QueueRead<P, R> : Empty) &
+  (Granted<G, "stats"> extends true ? QueueStats : Empty) &
+  (Granted<G, "cancel"> extends true ? QueueCancel : Empty);
+
+type StreamPublish<P> = { publish(payload: P, options?: { key?: string }): Promise<number> };
+type StreamSubscribe<P> = {
+  subscribe(options?: StreamSubscribeOptions): ClientSubscription<StreamEvent<P>>;
+  subscribe(
+    fn: (event: StreamEvent<P>) => void | Promise<void>,
+    options?: StreamSubscribeOptions,
+  ): () => void;
+};
+
+export type StreamClient<P, G> = (Granted<G, "publish"> extends true ? StreamPublish<P> : Empty) &
+  (Granted<G, "subscribe"> extends true ? StreamSubscribe<P> : Empty);
+
+/** Queue names the window may touch at all. */
+export type GrantedQueues<S extends ClientSchema, G> = G extends { queues?: infer Q }
+  ?
+      | Extract<Keys<NonNullable<Q>>, Keys<S["queues"]>>
+      | (string extends Keys<NonNullable<Q>> ? Keys<S["queues"]> : never)
+  : never;
+export type GrantedStreams<S extends ClientSchema, G> = G extends { streams?: infer T }
+  ?
+      | Extract<Keys<NonNullable<T>>, Keys<S["streams"]>>
+      | (string extends Keys<NonNullable<T>> ? Keys<S["streams"]> : never)
+  : never;
+
+type ChannelGrantOf<G, C extends string> = G extends { channels?: infer T }
+  ? C extends keyof NonNullable<T>
+    ? NonNullable<T>[C]
+    : string extends keyof NonNullable<T>
+      ? NonNullable<T>[string]
+      : never
+  : never;
+type QueueGrantOf<G, Q extends string> = G extends { queues?: infer T }
+  ? Q extends keyof NonNullable<T>
+    ? NonNullable<T>[Q]
+    : string extends keyof NonNullable<T>
+      ? NonNullable<T>[string]
+      : never
+  : never;
+type StreamGrantOf<G, N extends string> = G extends { streams?: infer T }
+  ? N extends keyof NonNullable<T>
+    ? NonNullable<T>[N]
+    : string extends keyof NonNullable<T>
+      ? NonNullable<T>[string]
+      : never
+  : never;
+
+export type NotifiableChannels<S extends ClientSchema, G> = {
+  [C in Keys<S["channels"]>]: Granted<ChannelGrantOf<G, C>, "notify"> extends true ? C : never;
+}[Keys<S["channels"]>];
+export type ListenableChannels<S extends ClientSchema, G> = {
+  [C in Keys<S["channels"]>]: Granted<ChannelGrantOf<G, C>, "listen"> extends true ? C : never;
+}[Keys<S["channels"]>];
+
+/** The typed client `connect()` returns. */
+export interface HonkerClient<S extends ClientSchema, G = AllGranted> {
+  queue<Q extends GrantedQueues<S, G>, R = unknown>(
+    name: Q,
+  ): QueueClient<S["queues"][Q], QueueGrantOf<G, Q>, R>;
+  stream<N extends GrantedStreams<S, G>>(
+    name: N,
+  ): StreamClient<S["streams"][N], StreamGrantOf<G, N>>;
+  notify<C extends NotifiableChannels<S, G>>(
+    channel: C,
+    payload: S["channels"][C],
+  ): Promise<number>;
+  listen<C extends ListenableChannels<S, G>>(
+    channel: C,
+  ): ClientSubscription<Notification<S["channels"][C]>>;
+  listen<C extends ListenableChannels<S, G>>(
+    channel: C,
+    fn: (n: Notification<S["channels"][C]>) => void | Promise<void>,
+  ): () => void;
+  /** What main granted this window (as reported at connect time). */
+  readonly capabilities: import("../protocol/index.ts").WireCapabilities;
+  /** Ends every subscription and the connection. */
+  close(): Promise<void>;
+}
