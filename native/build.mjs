@@ -4,6 +4,8 @@
 //   node native/build.mjs                 -> build/honker.<so|dylib|dll>
 //   node native/build.mjs --sanitize      -> build/sanitize/honker.so (ASan + UBSan)
 //   node native/build.mjs --out DIR       -> DIR/honker.<ext>
+//   node native/build.mjs --prebuild      -> prebuilds/<platform>-<arch>/honker.<ext>
+//                                            (what a published package ships)
 //
 // The only input besides our sources is sqlite3ext.h, taken from the pinned
 // better-sqlite3 dependency so that the header matches the SQLite we ship with.
@@ -93,9 +95,10 @@ export function build(opts = {}) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
   const outIdx = argv.indexOf("--out");
+  const prebuildDir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
   const out = build({
     sanitize: argv.includes("--sanitize"),
-    outDir: outIdx >= 0 ? argv[outIdx + 1] : undefined,
+    outDir: argv.includes("--prebuild") ? prebuildDir : outIdx >= 0 ? argv[outIdx + 1] : undefined,
   });
   console.log(`built ${out}`);
 }

@@ -45,7 +45,7 @@ export function candidatePaths(root: string = packageRoot): string[] {
  * overrides the search.
  * @throws Error naming the platform when no binary exists.
  */
-export function getLoadablePath(): string {
+export function getLoadablePath(root: string = packageRoot): string {
   const override = process.env.HONKER_EXTENSION_PATH;
   if (override) {
     const path = resolve(override);
@@ -56,7 +56,7 @@ export function getLoadablePath(): string {
     }
     return path;
   }
-  const candidates = candidatePaths();
+  const candidates = candidatePaths(root);
   const found = candidates.find((p) => existsSync(p));
   if (found) return found;
   throw new Error(

@@ -23,7 +23,7 @@ test("a job held by a SIGKILLed worker is re-claimed by another process only aft
   const path = join(dir, "app.db");
   const db = open(path);
   cleanups.push(() => db.close());
-  const queue = db.queue<{ n: number }>("jobs");
+  const queue = db.queue("jobs");
   const id = queue.enqueue({ n: 1 });
 
   const a = startChild("worker-a", "proc-worker.ts", [path, "jobs", "worker-a", "2", "hang"]);

@@ -30,14 +30,15 @@ test("2,000 commits from another process while this one enqueues, claims and ack
   cleanups.push(() => db.close());
 
   const heard: number[] = [];
-  const stopListening = db.listen<number>("remote", (n) => {
-    heard.push(n.payload);
+  const stopListening = db.listen("remote", (n) => {
+    heard.push(n.payload as number);
   });
   cleanups.push(stopListening);
   const handled = new Map<number, number>();
-  const worker = db.queue<{ i: number }>("remote").work(
+  const worker = db.queue("remote").work(
     (job) => {
-      handled.set(job.payload.i, (handled.get(job.payload.i) ?? 0) + 1);
+      const { i } = job.payload as { i: number };
+      handled.set(i, (handled.get(i) ?? 0) + 1);
     },
     { concurrency: 4 },
   );
@@ -60,7 +61,7 @@ test("2,000 commits from another process while this one enqueues, claims and ack
   writer.send("go");
 
   // This process's own reads and writes, interleaved with the child's commits.
-  const mine = db.queue<{ k: number }>("mine");
+  const mine = db.queue("mine");
   const count = (sql: string) => db.raw.prepare(sql).pluck().get() as number;
   let enqueued = 0;
   let claimed = 0;

@@ -119,7 +119,7 @@ test("listeners created while another process commits see the first commit after
   const listeners: Listener<{ seq: number }>[] = [];
   const last: Notification<{ seq: number }>[] = [];
   for (let i = 0; i < 5; i++) {
-    const listener = db.listen<string>("race") as unknown as Listener<{ seq: number }>;
+    const listener = db.listen("race") as Listener<{ seq: number }>;
     cleanups.push(() => listener.close());
     const position = listener.position;
     const r = await within(listener.next(), 1000, `listener ${i}: first notification`);
@@ -185,7 +185,7 @@ test("stream subscribers created while another process commits see the first eve
 test("a worker started while another process commits handles the first job after it within 1 s, and every later one", async () => {
   const { db, path } = tempDb({ watcher: { disablePoll: true } });
   const writer = await continuousWriter(path);
-  const queue = db.queue<{ seq: number }>("race");
+  const queue = db.queue("race");
   const before = scalar(db, "SELECT COALESCE(max(id), 0) FROM _honker_live WHERE queue = 'race'");
   const handled = new Map<number, number>();
   let firstAfter: { resolve: (id: number) => void } | null = null;
@@ -194,7 +194,8 @@ test("a worker started while another process commits handles the first job after
   });
   const worker = queue.work(
     (job) => {
-      handled.set(job.payload.seq, (handled.get(job.payload.seq) ?? 0) + 1);
+      const { seq } = job.payload as { seq: number };
+      handled.set(seq, (handled.get(seq) ?? 0) + 1);
       if (job.id > before) firstAfter?.resolve(job.id);
     },
     { concurrency: 8 },
@@ -225,7 +226,7 @@ test("a worker started while another process commits handles the first job after
 
 test("a listener survives a writer process SIGKILLed mid-transaction and sees the next writer process's notifications", async () => {
   const { db, path } = tempDb();
-  const listener = db.listen<{ writer: string; n: number }>("news");
+  const listener = db.listen("news") as Listener<{ writer: string; n: number }>;
   cleanups.push(() => listener.close());
   const take = async (what: string) => {
     const r = await within(listener.next(), 5000, what);

@@ -1,0 +1,155 @@
+/**
+ * Creating and closing listeners, stream subscribers, workers and whole
+ * databases many times leaves nothing behind: no active handles, no
+ * timers (unref'd ones included), no watcher listeners, no descriptors.
+ */
+import assert from "node:assert/strict";
+import { createHook } from "node:async_hooks";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, test } from "node:test";
+import { type HonkerDatabase, open } from "../../src/main/database.ts";
+import { tempDir } from "../helpers/db.ts";
+
+const CYCLES = 1000;
+const DATABASES = 200;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/** Timers (refed or not) created and not yet cleared or fired. */
+const liveTimers = new Set<number>();
+const timerHook = createHook({
+  init(id, type) {
+    if (type === "Timeout") liveTimers.add(id);
+  },
+  destroy(id) {
+    liveTimers.delete(id);
+  },
+});
+
+interface Snapshot {
+  resources: Record<string, number>;
+  timers: number;
+  fds: number;
+}
+
+async function settle(): Promise<void> {
+  // Destroy hooks and closed handles are reported a few turns later.
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+async function snapshot(): Promise<Snapshot> {
+  await settle();
+  const resources: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) {
+    resources[type] = (resources[type] ?? 0) + 1;
+  }
+  return { resources, timers: liveTimers.size, fds: readdirSync("/proc/self/fd").length };
+}
+
+function assertNoGrowth(before: Snapshot, after: Snapshot, what: string): void {
+  assert.deepEqual(after.resources, before.resources, `${what}: active resources by type`);
+  assert.equal(after.timers, before.timers, `${what}: live timers`);
+  assert.equal(after.fds, before.fds, `${what}: open file descriptors`);
+}
+
+/** The watcher's waiter sets (private; read here only to prove they shrink back). */
+function watcherSets(db: HonkerDatabase): { listeners: number; dead: number } {
+  const w = db.watcher as unknown as { listeners: Set<unknown>; deadListeners: Set<unknown> };
+  return { listeners: w.listeners.size, dead: w.deadListeners.size };
+}
+
+function tempDb(): { db: HonkerDatabase; path: string } {
+  const { dir, cleanup } = tempDir("honker-proc-");
+  cleanups.push(cleanup);
+  const path = join(dir, "app.db");
+  const db = open(path, { retention: false });
+  cleanups.push(() => db.close());
+  return { db, path };
+}
+
+async function withTimerHook<T>(fn: () => Promise<T>): Promise<T> {
+  timerHook.enable();
+  try {
+    return await fn();
+  } finally {
+    timerHook.disable();
+    liveTimers.clear();
+  }
+}
+
+test("1,000 listeners created and closed (each with a pending read) leave nothing behind", async () => {
+  await withTimerHook(async () => {
+    const { db } = tempDb();
+    const before = await snapshot();
+    const sets = watcherSets(db);
+    for (let i = 0; i < CYCLES; i++) {
+      const listener = db.listen("c");
+      const pending = listener.next();
+      await listener.close();
+      assert.deepEqual(await pending, { value: undefined, done: true });
+    }
+    assert.deepEqual(watcherSets(db), sets, "watcher listeners");
+    assertNoGrowth(before, await snapshot(), `${CYCLES} listeners`);
+  });
+});
+
+test("1,000 stream subscribers created and closed (each with a pending read) leave nothing behind", async () => {
+  await withTimerHook(async () => {
+    const { db } = tempDb();
+    db.stream("s").publish({ first: true });
+    const before = await snapshot();
+    const sets = watcherSets(db);
+    for (let i = 0; i < CYCLES; i++) {
+      const sub = db.stream("s").subscribe({ from: "latest" });
+      const pending = sub.next();
+      await sub.close();
+      assert.deepEqual(await pending, { value: undefined, done: true });
+    }
+    assert.deepEqual(watcherSets(db), sets, "watcher listeners");
+    assertNoGrowth(before, await snapshot(), `${CYCLES} stream subscribers`);
+  });
+});
+
+test("1,000 workers started and stopped leave nothing behind", async () => {
+  await withTimerHook(async () => {
+    const { db } = tempDb();
+    // A delayed job gives each worker a deadline timer to clean up.
+    db.queue("q").enqueue({ later: true }, { delay: 3600 });
+    const before = await snapshot();
+    const sets = watcherSets(db);
+    for (let i = 0; i < CYCLES; i++) {
+      const worker = db.queue("q").work(() => {});
+      await new Promise((r) => setImmediate(r));
+      await worker.stop();
+    }
+    assert.deepEqual(watcherSets(db), sets, "watcher listeners");
+    const deadlines = (db.watcher as unknown as { deadlines: Map<unknown, number> }).deadlines;
+    assert.equal(deadlines.size, 0, "watcher deadlines");
+    assertNoGrowth(before, await snapshot(), `${CYCLES} workers`);
+  });
+});
+
+test("200 databases opened and closed on the same file leave nothing behind", async () => {
+  await withTimerHook(async () => {
+    const { dir, cleanup } = tempDir("honker-proc-");
+    cleanups.push(cleanup);
+    const path = join(dir, "app.db");
+    await open(path).close();
+    const before = await snapshot();
+    for (let i = 0; i < DATABASES; i++) {
+      const db = open(path);
+      db.queue("q").enqueue({ i });
+      const listener = db.listen("c");
+      await db.close();
+      assert.equal(listener.isClosed, true);
+    }
+    assertNoGrowth(before, await snapshot(), `${DATABASES} databases`);
+    const db = open(path);
+    cleanups.push(() => db.close());
+    assert.equal(db.raw.prepare("SELECT count(*) FROM _honker_live").pluck().get(), DATABASES);
+  });
+});
