@@ -14,6 +14,11 @@
  * @module
  */
 export { getLoadablePath, load } from "../extension/index.ts";
+export { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
+export type { ChannelGrant, Grants, QueueGrant, ServeOptions, StreamGrant } from "./bridge/grants.ts";
+export { serveNodePort } from "./bridge/node.ts";
+export { BridgeSession } from "./bridge/session.ts";
+export type { StandardSchemaV1 } from "./bridge/validate.ts";
 export { HonkerDatabase, makeOwnerId, type OpenOptions, open } from "./database.ts";
 export { HonkerError, type HonkerErrorCode, isHonkerError } from "./errors.ts";
 export {

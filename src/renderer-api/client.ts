@@ -448,8 +448,9 @@ export class ClientCore {
     offsetOf: (e: E) => number | undefined,
     pick: (m: SubscriptionMessage) => E | null,
     fn: (e: E) => void | Promise<void>,
+    onError?: (err: unknown) => void,
   ): () => void {
-    const stop = callbackSubscription(this, spec, offsetOf, pick, fn);
+    const stop = callbackSubscription(this, spec, offsetOf, pick, fn, onError);
     const entry = { close: stop };
     this.track(entry);
     return () => {
@@ -478,12 +479,13 @@ function buildClient(core: ClientCore): HonkerClient<ClientSchema, AllGranted> {
     get: async () => unwrap(await core.api.job(queue, id)),
     waitResult: async (timeoutMs = 60_000) =>
       unwrap(await core.api.waitResult(queue, id, timeoutMs)),
-    watch: (fn: (job: WireJob | null) => void) =>
+    watch: (fn: (job: WireJob | null) => void, options?: { onError?: (err: unknown) => void }) =>
       core.callback<WireJob | null>(
         { kind: "job", queue, id },
         () => undefined,
         (m) => (m.t === "job" ? m.job : null),
         fn,
+        options?.onError,
       ),
   });
   const client = {
@@ -517,15 +519,19 @@ function buildClient(core: ClientCore): HonkerClient<ClientSchema, AllGranted> {
         const opts = (typeof a === "function" ? b : a) ?? {};
         const spec: SubscriptionSpec = { kind: "stream", name, from: opts.from ?? "latest" };
         if (opts.consumer !== undefined) spec.consumer = opts.consumer;
-        if (fn) return core.callback(spec, eventOffset, streamPick, fn);
+        if (fn) return core.callback(spec, eventOffset, streamPick, fn, opts.onError);
         return core.iterate(spec, eventOffset, streamPick);
       },
     }),
     notify: async (channel: string, payload: unknown) =>
       unwrap(await core.api.notify(channel, payload)),
-    listen: (channel: string, fn?: (n: unknown) => void | Promise<void>) => {
+    listen: (
+      channel: string,
+      fn?: (n: unknown) => void | Promise<void>,
+      options?: { onError?: (err: unknown) => void },
+    ) => {
       const spec: SubscriptionSpec = { kind: "channel", name: channel };
-      if (fn) return core.callback(spec, () => undefined, streamPick, fn);
+      if (fn) return core.callback(spec, () => undefined, streamPick, fn, options?.onError);
       return core.iterate(spec, () => undefined, streamPick);
     },
     close: () => core.close(),

@@ -36,7 +36,8 @@ export interface AllGranted {
 }
 
 type Keys<T> = Extract<keyof T, string>;
-type Granted<T, K extends string> = T extends Record<K, true | object> ? true : false;
+/** `never` (nothing granted under that name) must read as "not granted", not distribute away. */
+type Granted<T, K extends string> = [T] extends [never] ? false : T extends Record<K, true | object> ? true : false;
 
 export type JobView<P, R> = Omit<WireJob, "payload" | "result"> & {
   payload: P | null;
@@ -64,7 +65,7 @@ export interface JobClient<P, R> {
   get(): Promise<JobView<P, R> | null>;
   waitResult(timeoutMs?: number): Promise<R>;
   /** Calls `fn` with every change of the job until the returned function is called. */
-  watch(fn: (job: JobView<P, R> | null) => void): () => void;
+  watch(fn: (job: JobView<P, R> | null) => void, options?: { onError?: (err: unknown) => void }): () => void;
 }
 
 export interface StreamSubscribeOptions {
@@ -72,6 +73,8 @@ export interface StreamSubscribeOptions {
   from?: number | "latest" | "beginning";
   /** A durable consumer name: resumes from its saved offset; offsets are saved as you handle events. */
   consumer?: string;
+  /** Callback form only: receives errors (default: console.error). */
+  onError?: (err: unknown) => void;
 }
 
 type QueueEnqueue<P> = {
@@ -81,7 +84,7 @@ type QueueEnqueue<P> = {
 type QueueRead<P, R> = { job(id: number): JobClient<P, R> };
 type QueueStats = {
   stats(): Promise<WireStats>;
-  watchStats(fn: (stats: WireStats) => void): () => void;
+  watchStats(fn: (stats: WireStats) => void, options?: { onError?: (err: unknown) => void }): () => void;
 };
 type QueueCancel = { cancel(id: number): Promise<boolean> };
 
@@ -166,6 +169,7 @@ export interface HonkerClient<S extends ClientSchema, G = AllGranted> {
   listen<C extends ListenableChannels<S, G>>(
     channel: C,
     fn: (n: Notification<S["channels"][C]>) => void | Promise<void>,
+    options?: { onError?: (err: unknown) => void },
   ): () => void;
   /** What main granted this window (as reported at connect time). */
   readonly capabilities: import("../protocol/index.ts").WireCapabilities;

@@ -52,9 +52,9 @@ test("1,200 keyed jobs from 4 producer processes are each handled exactly once b
       ]),
     );
   }
-  await Promise.all([...workers, ...producers].map((c) => c.event("ready", 10_000)));
+  await Promise.all([...workers, ...producers].map((c) => c.event("ready", 30_000)));
   for (const p of producers) p.send("go");
-  const done = await Promise.all(producers.map((p) => p.event("done", 15_000)));
+  const done = await Promise.all(producers.map((p) => p.event("done", 30_000)));
   assert.deepEqual(
     done.map((d) => d.enqueued),
     producers.map(() => share),
@@ -67,7 +67,7 @@ test("1,200 keyed jobs from 4 producer processes are each handled exactly once b
     () =>
       count("SELECT count(*) FROM processed") === JOBS &&
       count("SELECT count(*) FROM _honker_live") === 0,
-    15_000,
+    30_000,
     `all ${JOBS} jobs processed and acked`,
   );
   for (const w of workers) w.send("stop");

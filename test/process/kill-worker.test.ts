@@ -27,13 +27,13 @@ test("a job held by a SIGKILLed worker is re-claimed by another process only aft
   const id = queue.enqueue({ n: 1 });
 
   const a = startChild("worker-a", "proc-worker.ts", [path, "jobs", "worker-a", "2", "hang"]);
-  const claimed = await a.event("started", 10_000);
+  const claimed = await a.event("started", 20_000);
   assert.equal(claimed.id, id);
   assert.equal(claimed.attempts, 1);
   assert.equal(claimed.workerId, "worker-a");
 
   const b = startChild("worker-b", "proc-worker.ts", [path, "jobs", "worker-b", "30", "hold"]);
-  await b.event("ready", 10_000);
+  await b.event("ready", 20_000);
   assert.equal(
     b.lines.some((l) => l.event === "started"),
     false,

@@ -32,7 +32,7 @@ test("a writer SIGKILLed mid-transaction leaves a healthy file, none of its rows
   assert.deepEqual(rows(), { jobs: 0, events: 0, notes: 0 });
 
   const writer = startChild("writer", "proc-writer.ts", [path, "hang", "hang"]);
-  const inside = await writer.event("inside", 10_000);
+  const inside = await writer.event("inside", 20_000);
   assert.equal(typeof inside.job, "number");
   assert.equal(typeof inside.offset, "number");
   assert.equal(typeof inside.note, "number");

@@ -52,7 +52,7 @@ test("2,000 commits from another process while this one enqueues, claims and ack
     String(COMMITS),
     "remote",
   ]);
-  await writer.event("ready", 10_000);
+  await writer.event("ready", 20_000);
   let writerDone = false;
   const done = writer.event("done", 20_000).then((line) => {
     writerDone = true;

@@ -50,7 +50,7 @@ test("a delayed job wakes a sleeping worker in another process on time, with the
     "finish",
     NO_POLL,
   ]);
-  await worker.event("ready", 10_000);
+  await worker.event("ready", 20_000);
   // Start 50 ms into a second so run_at (whole seconds) is 1.95 s away.
   await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
   const enqueuedAt = Date.now();
@@ -72,7 +72,7 @@ test("an expired claim of a SIGKILLed process wakes a sleeping worker in another
   const { db, path } = tempDb();
   const id = db.queue("jobs").enqueue({ n: 1 });
   const holder = startChild("holder", "proc-worker.ts", [path, "jobs", "holder", "1", "hang"]);
-  const claimed = await holder.event("started", 10_000);
+  const claimed = await holder.event("started", 20_000);
   assert.equal(claimed.id, id);
 
   const sleeper = startChild("sleeper", "proc-worker.ts", [
@@ -83,7 +83,7 @@ test("an expired claim of a SIGKILLed process wakes a sleeping worker in another
     "finish",
     NO_POLL,
   ]);
-  await sleeper.event("ready", 10_000);
+  await sleeper.event("ready", 20_000);
   assert.equal(sleeper.lines.filter((l) => l.event === "started").length, 0);
 
   await holder.kill();
@@ -102,7 +102,7 @@ test("an expired claim of a SIGKILLed process wakes a sleeping worker in another
 /** A writer process committing notify + publish + enqueue back to back. */
 async function continuousWriter(path: string): Promise<Child> {
   const writer = startChild("writer", "proc-writer.ts", [path, "writer", "continuous", "race"]);
-  await writer.event("writing", 10_000);
+  await writer.event("writing", 20_000);
   return writer;
 }
 
@@ -241,7 +241,7 @@ test("a listener survives a writer process SIGKILLed mid-transaction and sees th
     "3",
     "then-hang",
   ]);
-  await a.event("inside", 10_000);
+  await a.event("inside", 20_000);
   const fromA = [await take("a:1"), await take("a:2"), await take("a:3")];
   assert.deepEqual(
     fromA.map((n) => n.payload),
