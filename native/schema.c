@@ -187,10 +187,30 @@ static int create_all(sqlite3 *db) {
  * the write lock up front (BEGIN IMMEDIATE waits through busy_timeout), so
  * no process can fail half way on a stale read snapshot.
  */
+/* True when the file already has our current format: bootstrap then writes
+ * nothing, so read-only files (and read-only mounts) still open. */
+static int up_to_date(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int current = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT CAST(value AS INTEGER) FROM _honker_x_meta "
+                         "WHERE key = 'format_version'",
+                         -1, &st, NULL) != SQLITE_OK) {
+    return 0;
+  }
+  if (sqlite3_step(st) == SQLITE_ROW) current = sqlite3_column_int(st, 0) >= HK_FORMAT_VERSION;
+  sqlite3_finalize(st);
+  return current;
+}
+
 static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   (void)argv;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
+  if (up_to_date(db)) {
+    sqlite3_result_int(ctx, 1);
+    return;
+  }
   int own = sqlite3_get_autocommit(db) &&
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
   int began_sp = 0;

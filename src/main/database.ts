@@ -4,7 +4,7 @@
  * watcher, and the queue/stream/channel/scheduler/lock objects on top.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, realpathSync } from "node:fs";
+import { accessSync, constants, existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -91,6 +91,22 @@ function refuseMemory(path: string): void {
   }
 }
 
+/** SQLite reports a read-only mount as "cannot open" (it cannot create -shm); say what it is. */
+function readOnlyHint(err: unknown, abs: string): unknown {
+  if (!(err instanceof HonkerError) || err.code !== "HONKER_CANNOT_OPEN") return err;
+  try {
+    accessSync(dirname(abs), constants.W_OK);
+    return err;
+  } catch {
+    return new HonkerError(
+      "HONKER_READONLY",
+      `open(${abs}): the database's directory is read-only, and SQLite needs to create its ` +
+        "-wal and -shm files beside it. Move the file to a writable directory.",
+      { cause: err },
+    );
+  }
+}
+
 /** A unique id for this process's workers and locks: host:pid:random. */
 export function makeOwnerId(prefix = "honker"): string {
   return `${prefix}:${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
@@ -148,7 +164,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       raw.prepare("SELECT honker_bootstrap()").get();
     } catch (err) {
       raw.close();
-      throw fromSqlite(err, `open(${path})`);
+      throw readOnlyHint(fromSqlite(err, `open(${path})`), abs);
     }
     this.raw = raw;
     this.path = realpathSync(abs);

@@ -15,7 +15,13 @@
  */
 export { getLoadablePath, load } from "../extension/index.ts";
 export { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
-export type { ChannelGrant, Grants, QueueGrant, ServeOptions, StreamGrant } from "./bridge/grants.ts";
+export type {
+  ChannelGrant,
+  Grants,
+  QueueGrant,
+  ServeOptions,
+  StreamGrant,
+} from "./bridge/grants.ts";
 export { serveNodePort } from "./bridge/node.ts";
 export { BridgeSession } from "./bridge/session.ts";
 export type { StandardSchemaV1 } from "./bridge/validate.ts";

@@ -315,7 +315,9 @@ export class Watcher {
       new HonkerError(
         "HONKER_WATCHER_DEAD",
         `The database file ${this.path} was ${id ? "replaced" : "deleted"} while open; ` +
-          "this handle can no longer see its changes. Close it and open the file again.",
+          "this handle can no longer see its changes. Close every handle on it before opening " +
+          "the path again: SQLite leaves the old file's -wal/-shm beside the path until then, and " +
+          "would apply them to the new file. Replace database files only while they are closed.",
       ),
     );
   }

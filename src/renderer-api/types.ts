@@ -37,7 +37,11 @@ export interface AllGranted {
 
 type Keys<T> = Extract<keyof T, string>;
 /** `never` (nothing granted under that name) must read as "not granted", not distribute away. */
-type Granted<T, K extends string> = [T] extends [never] ? false : T extends Record<K, true | object> ? true : false;
+type Granted<T, K extends string> = [T] extends [never]
+  ? false
+  : T extends Record<K, true | object>
+    ? true
+    : false;
 
 export type JobView<P, R> = Omit<WireJob, "payload" | "result"> & {
   payload: P | null;
@@ -65,7 +69,10 @@ export interface JobClient<P, R> {
   get(): Promise<JobView<P, R> | null>;
   waitResult(timeoutMs?: number): Promise<R>;
   /** Calls `fn` with every change of the job until the returned function is called. */
-  watch(fn: (job: JobView<P, R> | null) => void, options?: { onError?: (err: unknown) => void }): () => void;
+  watch(
+    fn: (job: JobView<P, R> | null) => void,
+    options?: { onError?: (err: unknown) => void },
+  ): () => void;
 }
 
 export interface StreamSubscribeOptions {
@@ -84,7 +91,10 @@ type QueueEnqueue<P> = {
 type QueueRead<P, R> = { job(id: number): JobClient<P, R> };
 type QueueStats = {
   stats(): Promise<WireStats>;
-  watchStats(fn: (stats: WireStats) => void, options?: { onError?: (err: unknown) => void }): () => void;
+  watchStats(
+    fn: (stats: WireStats) => void,
+    options?: { onError?: (err: unknown) => void },
+  ): () => void;
 };
 type QueueCancel = { cancel(id: number): Promise<boolean> };
 

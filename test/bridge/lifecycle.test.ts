@@ -182,20 +182,25 @@ describe("bridge session lifecycle", () => {
       const port = await raw.handoff(r.value.subId);
       const got: { t: string; event?: { offset: number }; from?: number }[] = [];
       let closed = false;
-      port.on("message", (m: (typeof got)[number]) => got.push(m));
+      let resumeAt = 0;
+      port.on("message", (m: (typeof got)[number]) => {
+        if (m.t === "resume") resumeAt = Date.now();
+        got.push(m);
+      });
       port.on("close", () => {
         closed = true;
       });
+      const creditAt = Date.now();
       port.postMessage({ t: "credit", n: 64 });
       const heap0 = await settledHeap();
       const stream = h.db.stream("feed");
       const pad = "p".repeat(2000);
-      const t0 = Date.now();
       h.db.transaction(() => {
         for (let n = 0; n < 5000; n++) stream.publish({ n, pad });
       });
       await eventually(() => got.some((m) => m.t === "resume"), 5000, "a resume message");
-      const waited = Date.now() - t0;
+      // The stall clock starts at the last credit.
+      const waited = resumeAt - creditAt;
       const heap1 = await settledHeap();
       const events = got.filter((m) => m.t === "event");
       assert.equal(events.length, 64, "no more events than credits");

@@ -93,7 +93,6 @@ export class Child {
       }
     }
     return new Promise<Line>((resolve, reject) => {
-      const started = Date.now();
       const finish = (err: Error | null, line?: Line) => {
         clearTimeout(timer);
         this.waiters.delete(waiter);
@@ -106,12 +105,7 @@ export class Child {
       const waiter: Waiter = { match, resolve: (line) => finish(null, line) };
       this.waiters.add(waiter);
       const timer = setTimeout(
-        () =>
-          finish(
-            new Error(
-              `${this.name}: no ${what} within ${ms} ms${this.describe(Date.now() - started)}`,
-            ),
-          ),
+        () => finish(new Error(`${this.name}: no ${what} within ${ms} ms${this.describe()}`)),
         ms,
       );
       void this.exited.then(({ code, signal }) => {
@@ -120,7 +114,7 @@ export class Child {
           if (this.waiters.has(waiter)) {
             finish(
               new Error(
-                `${this.name}: exited (code ${code}, signal ${signal}) before ${what}${this.describe(0)}`,
+                `${this.name}: exited (code ${code}, signal ${signal}) before ${what}${this.describe()}`,
               ),
             );
           }
@@ -160,12 +154,12 @@ export class Child {
     if (out === "timeout") throw new Error(`${this.name}: did not exit within ${ms} ms`);
     if (out.code !== 0) {
       throw new Error(
-        `${this.name}: exited with code ${out.code} signal ${out.signal}${this.describe(0)}`,
+        `${this.name}: exited with code ${out.code} signal ${out.signal}${this.describe()}`,
       );
     }
   }
 
-  private describe(_elapsed: number): string {
+  private describe(): string {
     const tail = this.stderrText.trim().split("\n").slice(-15).join("\n");
     return tail ? `\n--- ${this.name} stderr ---\n${tail}` : "";
   }

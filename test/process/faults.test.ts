@@ -172,12 +172,18 @@ test("a read-only database refuses to be written with HONKER_READONLY and is lef
     readOnlyPath = join(ro, "app.db");
   }
 
-  // open() bootstraps honker's tables under the write lock: that is the first write.
-  assert.throws(
-    () => open(readOnlyPath),
-    (err) => isHonkerError(err, "HONKER_READONLY"),
-    "open() of a read-only database",
-  );
+  // An up-to-date file opens without writing (readers work); the first write is refused.
+  const reader = open(readOnlyPath);
+  try {
+    assert.equal(reader.queue("q").stats().pending, 1, "the read-only handle reads");
+    assert.throws(
+      () => reader.queue("q").enqueue({ refused: true }),
+      (err) => isHonkerError(err, "HONKER_READONLY"),
+      "a write through the read-only handle",
+    );
+  } finally {
+    await reader.close();
+  }
   assert.equal(count(keeper, "SELECT count(*) FROM _honker_live"), 1, "nothing was written");
   assert.equal(keeper.raw.pragma("integrity_check", { simple: true }), "ok");
   // The writable handle is unaffected.
