@@ -170,13 +170,22 @@ class PortSubscription {
   private readonly core: ClientCore;
   private spec: SubscriptionSpec;
   private readonly handler: Handler;
+  private readonly idle: () => boolean;
+  private resumePending = false;
   private readonly onPortMessage = (ev: { data: unknown }) =>
     this.onMessage(ev.data as SubscriptionMessage);
 
-  constructor(core: ClientCore, spec: SubscriptionSpec, handler: Handler) {
+  /** `idle()` tells whether the consumer holds no undelivered events. */
+  constructor(
+    core: ClientCore,
+    spec: SubscriptionSpec,
+    handler: Handler,
+    idle: () => boolean = () => true,
+  ) {
     this.core = core;
     this.spec = spec;
     this.handler = handler;
+    this.idle = idle;
   }
 
   open(): Promise<void> {
@@ -211,9 +220,13 @@ class PortSubscription {
   private onMessage(m: SubscriptionMessage): void {
     if (this.closed || !m || typeof m !== "object") return;
     if (m.t === "resume") {
-      // Main let go of us for falling behind: come back from where we were.
+      // Main let go of us for falling behind. Come back from where we were,
+      // but only once our consumer has drained what it holds: reopening at
+      // once would grant fresh credit to a page that is not reading.
       if (this.spec.kind === "stream") this.spec = { ...this.spec, from: m.from };
-      this.reopen();
+      this.detach();
+      this.resumePending = true;
+      if (this.idle()) this.reopenIfPending();
       return;
     }
     this.handler(m);
@@ -232,6 +245,13 @@ class PortSubscription {
           : { t: "credit", n },
       );
     }
+  }
+
+  /** Reopens after a 'resume' once the consumer is ready for more. */
+  reopenIfPending(): void {
+    if (!this.resumePending || this.closed) return;
+    this.resumePending = false;
+    this.reopen();
   }
 
   /** Where a stream subscription should restart after a reconnect. */
@@ -299,25 +319,30 @@ class EventIterable<E> implements ClientSubscription<E> {
     pick: (m: SubscriptionMessage) => E | null,
   ) {
     this.offsetOf = offsetOf;
-    this.sub = new PortSubscription(core, spec, (m) => {
-      if (m.t === "error") {
-        this.fail(HonkerError.from(m.error));
-        return;
-      }
-      const e = pick(m);
-      if (e === null) return;
-      const off = this.offsetOf(e);
-      if (off !== undefined) this.sub.resumeFrom(off);
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        this.failer = null;
-        this.pendingAck = off;
-        w({ value: e, done: false });
-      } else {
-        this.buffer.push(e);
-      }
-    });
+    this.sub = new PortSubscription(
+      core,
+      spec,
+      (m) => {
+        if (m.t === "error") {
+          this.fail(HonkerError.from(m.error));
+          return;
+        }
+        const e = pick(m);
+        if (e === null) return;
+        const off = this.offsetOf(e);
+        if (off !== undefined) this.sub.resumeFrom(off);
+        if (this.waiter) {
+          const w = this.waiter;
+          this.waiter = null;
+          this.failer = null;
+          this.pendingAck = off;
+          w({ value: e, done: false });
+        } else {
+          this.buffer.push(e);
+        }
+      },
+      () => this.buffer.length === 0,
+    );
     this.ready = this.sub.open();
     this.ready.catch((err) => this.fail(err));
   }
@@ -353,6 +378,7 @@ class EventIterable<E> implements ClientSubscription<E> {
       return Promise.resolve({ value: e, done: false });
     }
     if (this.error) return Promise.reject(this.error);
+    this.sub.reopenIfPending();
     return new Promise((resolve, reject) => {
       this.waiter = resolve;
       this.failer = reject;
@@ -392,22 +418,32 @@ function callbackSubscription<E>(
   onError?: (err: unknown) => void,
 ): () => void {
   let chain = Promise.resolve();
-  const sub: PortSubscription = new PortSubscription(core, spec, (m) => {
-    if (m.t === "error") {
-      (onError ?? console.error)(HonkerError.from(m.error));
-      return;
-    }
-    const e = pick(m);
-    if (e === null) return;
-    const off = offsetOf(e);
-    if (off !== undefined) sub.resumeFrom(off);
-    chain = chain
-      .then(() => fn(e))
-      .then(
-        () => sub.handled(off),
-        (err) => (onError ?? console.error)(err),
-      );
-  });
+  let inFlight = 0;
+  const sub: PortSubscription = new PortSubscription(
+    core,
+    spec,
+    (m) => {
+      if (m.t === "error") {
+        (onError ?? console.error)(HonkerError.from(m.error));
+        return;
+      }
+      const e = pick(m);
+      if (e === null) return;
+      const off = offsetOf(e);
+      if (off !== undefined) sub.resumeFrom(off);
+      inFlight++;
+      chain = chain
+        .then(() => fn(e))
+        .then(
+          () => sub.handled(off),
+          (err) => (onError ?? console.error)(err),
+        )
+        .finally(() => {
+          if (--inFlight === 0) sub.reopenIfPending();
+        });
+    },
+    () => inFlight === 0,
+  );
   sub.open().catch((err) => (onError ?? console.error)(err));
   return () => {
     void sub.close();

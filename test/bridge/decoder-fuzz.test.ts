@@ -376,9 +376,7 @@ describe(`fuzzing the bridge (seed ${SEED}; replay with HONKER_FUZZ_SEED=${SEED}
     fuzzDecoder(new Gen(SEED), DECODER_ITERATIONS);
   });
 
-  it("decodeMessage never throws, even on objects whose string conversion throws", {
-    todo: "BUG: decodeMessage runs String(m.type); {id, type: {toString: 1}} throws, and the throw escapes the port listener (uncaught: main exits)",
-  }, () => {
+  it("decodeMessage never throws, even on objects whose string conversion throws", {}, () => {
     fuzzDecoder(new Gen(SEED, true), DECODER_ITERATIONS);
   });
 

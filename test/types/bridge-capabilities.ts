@@ -130,13 +130,10 @@ async function narrowClient(): Promise<void> {
   honker.queue("mail");
   // @ts-expect-error no stream is granted
   honker.stream("feed");
-  // BUG (src/renderer-api/types.ts, NotifiableChannels/ListenableChannels): with no
-  // `channels` in the grants these two lines compile, though main refuses both
-  // with HONKER_FORBIDDEN. Restore the @ts-expect-error lines once fixed:
-  //   // @ts-expect-error no channel is granted
-  //   await honker.notify("pings", { at: 1 });
-  //   // @ts-expect-error no channel is granted
-  //   honker.listen("pings");
+  // @ts-expect-error no channel is granted
+  await honker.notify("pings", { at: 1 });
+  // @ts-expect-error no channel is granted
+  honker.listen("pings");
 }
 void narrowClient;
 

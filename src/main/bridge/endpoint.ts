@@ -127,8 +127,11 @@ export function decodeMessage(data: unknown): Decoded {
   if (m.type === "RELEASE") {
     return { kind: "release", id };
   }
-  if (m.type !== "APPLY")
-    return { kind: "reject", id, reason: `message type ${String(m.type)} is not allowed` };
+  if (m.type !== "APPLY") {
+    // Never String() a page's value: {toString: 1} would throw here.
+    const t = typeof m.type === "string" ? m.type.slice(0, 32) : typeof m.type;
+    return { kind: "reject", id, reason: `message type ${t} is not allowed` };
+  }
   if (!Array.isArray(path) || path.length !== 1 || typeof path[0] !== "string") {
     return { kind: "reject", id, reason: "call path must name one method" };
   }
@@ -170,7 +173,13 @@ export function guardEndpoint(
       inner.postMessage(message, transfer),
     addEventListener(type: string, listener: unknown) {
       const fn: MessageListener = (ev) => {
-        const d = decodeMessage(ev.data);
+        let d: Decoded;
+        try {
+          d = decodeMessage(ev.data);
+        } catch {
+          // A getter or proxy trick: whatever it was, it is refused, never thrown into main.
+          d = { kind: "reject", id: null, reason: "message could not be read" };
+        }
         if (d.kind === "call") {
           (listener as MessageListener)({
             data: {

@@ -102,6 +102,8 @@ export class BridgeSession {
   private readonly subs = new Map<number, Pusher>();
   private nextSubId = 1;
   private closed = false;
+  /** Aborts in-flight waits (waitResult) when the session ends. */
+  private readonly lifetime = new AbortController();
   private readonly untrack: () => void;
   private readonly maxPayload: number;
   private tokens: number;
@@ -149,6 +151,7 @@ export class BridgeSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.lifetime.abort(new HonkerError("HONKER_CLOSED", "this window's bridge session has ended"));
     for (const sub of [...this.subs.values()]) sub.close();
     this.subs.clear();
     this.untrack();
@@ -247,7 +250,9 @@ export class BridgeSession {
         queueGrant(this.grants, name, "read");
         const ms =
           checkOptionalInt(timeoutMs, "waitResult: timeoutMs", 0, MAX_WAIT_MS) ?? MAX_WAIT_MS;
-        return db.queue(name).waitResult(checkId(id, "waitResult"), { timeoutMs: ms });
+        return db
+          .queue(name)
+          .waitResult(checkId(id, "waitResult"), { timeoutMs: ms, signal: this.lifetime.signal });
       }),
       publish: this.guard(async (stream: unknown, payload: unknown, key?: unknown) => {
         const name = checkName(stream, "publish");
@@ -315,8 +320,10 @@ export class BridgeSession {
         const g = streamGrant(this.grants, name, "subscribe");
         const stream = db.stream(name);
         let consumer: string | null = null;
-        if (spec.consumer !== undefined)
-          consumer = checkName(spec.consumer, "subscribe(stream): consumer");
+        // Page consumers live in their own namespace: a page can never move main's consumers.
+        if (spec.consumer !== undefined) {
+          consumer = `renderer:${checkName(spec.consumer, "subscribe(stream): consumer")}`;
+        }
         let from: number | "latest" | "beginning" = spec.from ?? "latest";
         if (typeof from === "number" && (!Number.isSafeInteger(from) || from < 0)) {
           throw invalidArg(

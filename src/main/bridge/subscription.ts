@@ -139,7 +139,9 @@ export class IteratorPusher extends Pusher {
       this.saveOffset &&
       typeof control.ack === "number" &&
       Number.isSafeInteger(control.ack) &&
-      control.ack > 0
+      control.ack > 0 &&
+      // Only offsets this subscription actually delivered can be acknowledged.
+      control.ack <= this.lastOffset
     ) {
       try {
         this.saveOffset(control.ack);

@@ -41,7 +41,12 @@ export function invalidArg(message: string): HonkerError {
  */
 export function checkJsonData(value: unknown, what: string, maxBytes: number): number {
   const seen = new Set<object>();
+  // Structured clone keeps shared references, so a 300-byte message can
+  // describe a tree of millions of nodes; every JSON node costs at least one
+  // byte, so more nodes than maxBytes can never be a valid payload.
+  let nodes = 0;
   const walk = (v: unknown, depth: number, path: string): void => {
+    if (++nodes > maxBytes) throw invalidArg(`${what}: payload is larger than ${maxBytes} bytes`);
     if (depth > MAX_DEPTH)
       throw invalidArg(`${what}: nested deeper than ${MAX_DEPTH} levels at ${path}`);
     if (v === null || typeof v === "string" || typeof v === "boolean") return;
