@@ -32,6 +32,13 @@ HK_EXPORT int sqlite3_honker_init(sqlite3 *db, char **err, const sqlite3_api_rou
                            sqlite3_libversion());
     return SQLITE_ERROR;
   }
+  /* Loading twice on one connection keeps the first registration: the
+   * per-connection state (statement cache, busy handler) stays valid. */
+  sqlite3_stmt *probe = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT honker_x_version()", -1, &probe, NULL) == SQLITE_OK) {
+    sqlite3_finalize(probe);
+    return SQLITE_OK;
+  }
   hk_conn *c = hk_conn_new(db);
   if (!c) return SQLITE_NOMEM;
   /* The module owns c from here on (freed by its destructor). */
@@ -45,7 +52,7 @@ HK_EXPORT int sqlite3_honker_init(sqlite3 *db, char **err, const sqlite3_api_rou
       hk_register_schema,    hk_register_queue, hk_register_notify,
       hk_register_stream,    hk_register_result, hk_register_lock,
       hk_register_ratelimit, hk_register_cron,  hk_register_scheduler,
-      hk_register_retention,
+      hk_register_retention, hk_register_busy,
   };
   for (size_t i = 0; i < sizeof(registrations) / sizeof(registrations[0]); i++) {
     rc = registrations[i](db, c);

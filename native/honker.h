@@ -62,6 +62,8 @@ typedef struct hk_conn {
   sqlite3 *db;
   sqlite3_stmt *slots[HK_SLOT_COUNT];
   int armed; /* the statement-cache vtab is connected; see conn.c */
+  int busy_timeout_ms;      /* busy.c */
+  int64_t busy_started_us;  /* busy.c: when the current wait began */
 } hk_conn;
 
 /* A prepared statement borrowed from the cache, or a private one when the
@@ -164,6 +166,7 @@ int hk_register_ratelimit(sqlite3 *db, hk_conn *c);
 int hk_register_cron(sqlite3 *db, hk_conn *c);
 int hk_register_scheduler(sqlite3 *db, hk_conn *c);
 int hk_register_retention(sqlite3 *db, hk_conn *c);
+int hk_register_busy(sqlite3 *db, hk_conn *c);
 
 /* Functions are not DIRECTONLY on purpose: an app may enqueue or notify
  * from its own triggers (the outbox pattern). They are never DETERMINISTIC

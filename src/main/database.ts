@@ -123,6 +123,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   private readonly closeables = new Set<Closeable>();
   private closing: Promise<void> | null = null;
   private readonly notifyStmt: Database.Statement;
+  private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly queues = new Map<string, Queue<any, any>>();
   private readonly streams = new Map<string, Stream<any>>();
   private schedulerInstance: Scheduler | null = null;
@@ -161,6 +162,12 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
           { cause: err },
         );
       }
+      // Our busy handler polls the lock every few tens of microseconds instead of
+      // sleeping 1..100 ms, so a wait for another process's commit does not stall
+      // the event loop for longer than that commit.
+      raw
+        .prepare("SELECT honker_busy_timeout(?)")
+        .get(Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)));
       raw.prepare("SELECT honker_bootstrap()").get();
     } catch (err) {
       raw.close();
@@ -176,6 +183,17 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       throw fromSqlite(err, `open(${path})`);
     }
     this.notifyStmt = raw.prepare("SELECT notify(?, ?)").pluck();
+    // Built once: better-sqlite3 prepares BEGIN/COMMIT/SAVEPOINT per wrapper.
+    this.runner = raw.transaction((f: () => unknown) => {
+      const result = f();
+      if (result && typeof (result as { then?: unknown }).then === "function") {
+        throw invalid(
+          "transaction(fn): fn returned a Promise; a transaction cannot span an await. " +
+            "Do the async work first, then write inside a synchronous fn.",
+        );
+      }
+      return result;
+    });
     this.schedulerOptions = options.scheduler;
     if (options.retention === false) {
       this.retention = null;
@@ -236,21 +254,11 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
    */
   transaction<T>(fn: () => T): T {
     this.assertOpen("transaction");
-    const wrapped = this.raw.transaction(() => {
-      const out = fn();
-      if (out && typeof (out as { then?: unknown }).then === "function") {
-        throw invalid(
-          "transaction(fn): fn returned a Promise; a transaction cannot span an await. " +
-            "Do the async work first, then write inside a synchronous fn.",
-        );
-      }
-      return out;
-    });
     let out: T;
     try {
       // IMMEDIATE takes the write lock up front, so a commit by another
       // process cannot make our read-then-write fail half way.
-      out = this.raw.inTransaction ? wrapped() : wrapped.immediate();
+      out = (this.raw.inTransaction ? this.runner(fn) : this.runner.immediate(fn)) as T;
     } catch (err) {
       throw fromSqlite(err, "transaction");
     }

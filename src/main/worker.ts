@@ -118,6 +118,10 @@ export class Worker<P, R> {
   private untrack: (() => void) | null = null;
   private undead: (() => void) | null = null;
   private wakeScheduled = false;
+  private completions: { id: number; result: R }[] = [];
+  private flushScheduled = false;
+  private lastInflightCheck = 0;
+  private inflightTimer: NodeJS.Timeout | null = null;
   private fatal: unknown = null;
   private ownedStmt: import("better-sqlite3").Statement | null = null;
   /** Counters for status displays and tests. */
@@ -210,6 +214,9 @@ export class Worker<P, R> {
         }
       }
       await all;
+      this.flushCompletions();
+      if (this.inflightTimer) clearTimeout(this.inflightTimer);
+      this.inflightTimer = null;
       this.untrack?.();
       this.untrack = null;
     })();
@@ -225,7 +232,7 @@ export class Worker<P, R> {
 
   private onWake(): void {
     if (!this.running) return;
-    if (this.inflight.size > 0) this.checkInflight();
+    if (this.inflight.size > 0) this.scheduleInflightCheck();
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
     queueMicrotask(() => {
@@ -311,15 +318,49 @@ export class Worker<P, R> {
       this.stats.cancelled++;
       return;
     }
+    // Completions are committed together, once per turn of the event loop:
+    // one commit for many jobs instead of one each.
+    this.completions.push({ id: job.id, result });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushCompletions());
+    }
+  }
+
+  private flushCompletions(): void {
+    this.flushScheduled = false;
+    const batch = this.completions;
+    this.completions = [];
     const db = this.queue.database;
-    if (!db.open) return;
+    if (batch.length === 0 || !db.open) return;
     const ttl = this.options.resultTtl ?? 86400;
-    db.transaction(() => {
-      // Only the holder of a live claim completes the job (and saves its result).
-      if (this.queue.ack(job.id, this.workerId) && ttl !== false)
-        this.queue.saveResult(job.id, result, ttl);
-    });
-    this.stats.completed++;
+    try {
+      db.transaction(() => {
+        for (const c of batch) {
+          // Only the holder of a live claim completes the job (and saves its result).
+          if (this.queue.ack(c.id, this.workerId) && ttl !== false) {
+            this.queue.saveResult(c.id, c.result, ttl);
+          }
+        }
+      });
+      this.stats.completed += batch.length;
+    } catch (err) {
+      // Busy or disk full: the claims lapse and the jobs run again (at-least-once).
+      for (const c of batch) {
+        this.options.onError?.(
+          err,
+          {
+            id: c.id,
+            queue: this.queue.name,
+            payload: null,
+            attempts: 0,
+            workerId: this.workerId,
+            claimExpiresAt: 0,
+          },
+          "retry",
+        );
+      }
+    }
   }
 
   private finishError(job: ClaimedJob<P>, controller: AbortController, err: unknown): void {
@@ -353,6 +394,22 @@ export class Worker<P, R> {
       return; // transient (busy): the next beat tries again before the claim lapses
     }
     if (!ok) this.lose(entry, "claim lost: the job was cancelled, taken over or expired");
+  }
+
+  /** At most one ownership check per 20 ms, however many commits wake us. */
+  private scheduleInflightCheck(): void {
+    const wait = this.lastInflightCheck + 20 - Date.now();
+    if (wait <= 0) {
+      this.lastInflightCheck = Date.now();
+      this.checkInflight();
+    } else if (!this.inflightTimer) {
+      this.inflightTimer = setTimeout(() => {
+        this.inflightTimer = null;
+        this.lastInflightCheck = Date.now();
+        if (this.inflight.size > 0) this.checkInflight();
+      }, wait);
+      this.inflightTimer.unref();
+    }
   }
 
   /** Aborts handlers whose job was cancelled or re-claimed by someone else. */

@@ -32,7 +32,8 @@ describe("open()", () => {
         [
           p("journal_mode"),
           p("synchronous"),
-          p("busy_timeout"),
+          // busy_timeout: our polling busy handler, with the same 5000 ms budget.
+          h.db.raw.prepare("SELECT honker_busy_timeout()").pluck().get(),
           p("foreign_keys"),
           p("temp_store"),
           p("wal_autocheckpoint"),
