@@ -266,18 +266,7 @@ export class Worker<P, R> {
         return;
       // A transient failure (busy, disk full): try again on the next wake.
       this.queue.database.watcher.setDeadline(this, Date.now() + 1000);
-      this.options.onError?.(
-        err,
-        {
-          id: 0,
-          queue: this.queue.name,
-          payload: null,
-          attempts: 0,
-          workerId: this.workerId,
-          claimExpiresAt: 0,
-        },
-        "retry",
-      );
+      this.options.onError?.(err, this.placeholder(0), "retry");
     }
   }
 
@@ -347,18 +336,7 @@ export class Worker<P, R> {
     } catch (err) {
       // Busy or disk full: the claims lapse and the jobs run again (at-least-once).
       for (const c of batch) {
-        this.options.onError?.(
-          err,
-          {
-            id: c.id,
-            queue: this.queue.name,
-            payload: null,
-            attempts: 0,
-            workerId: this.workerId,
-            claimExpiresAt: 0,
-          },
-          "retry",
-        );
+        this.options.onError?.(err, this.placeholder(c.id), "retry");
       }
     }
   }
@@ -394,6 +372,18 @@ export class Worker<P, R> {
       return; // transient (busy): the next beat tries again before the claim lapses
     }
     if (!ok) this.lose(entry, "claim lost: the job was cancelled, taken over or expired");
+  }
+
+  /** What onError gets when the failure is not about one claimed job's handler. */
+  private placeholder(id: number): ClaimedJob<unknown> {
+    return {
+      id,
+      queue: this.queue.name,
+      payload: null,
+      attempts: 0,
+      workerId: this.workerId,
+      claimExpiresAt: 0,
+    };
   }
 
   /** At most one ownership check per 20 ms, however many commits wake us. */

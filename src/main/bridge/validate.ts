@@ -41,41 +41,52 @@ export function invalidArg(message: string): HonkerError {
  */
 export function checkJsonData(value: unknown, what: string, maxBytes: number): number {
   const seen = new Set<object>();
+  // The path is built only for an error message; the walk itself allocates no strings.
+  const keys: (string | number)[] = [];
+  const at = () =>
+    `payload${keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("")}`;
   // Structured clone keeps shared references, so a 300-byte message can
-  // describe a tree of millions of nodes; every JSON node costs at least one
-  // byte, so more nodes than maxBytes can never be a valid payload.
+  // describe a tree of millions of nodes. Every JSON node but the last costs
+  // at least two bytes ("0,"), so more nodes than that cannot fit the limit.
+  const budget = Math.floor(maxBytes / 2) + 1;
   let nodes = 0;
-  const walk = (v: unknown, depth: number, path: string): void => {
-    if (++nodes > maxBytes) throw invalidArg(`${what}: payload is larger than ${maxBytes} bytes`);
+  const walk = (v: unknown, depth: number): void => {
+    if (++nodes > budget) throw invalidArg(`${what}: payload is larger than ${maxBytes} bytes`);
     if (depth > MAX_DEPTH)
-      throw invalidArg(`${what}: nested deeper than ${MAX_DEPTH} levels at ${path}`);
+      throw invalidArg(`${what}: nested deeper than ${MAX_DEPTH} levels at ${at()}`);
     if (v === null || typeof v === "string" || typeof v === "boolean") return;
     if (typeof v === "number") {
-      if (!Number.isFinite(v)) throw invalidArg(`${what}: ${path} is ${v}, which JSON cannot hold`);
+      if (!Number.isFinite(v)) throw invalidArg(`${what}: ${at()} is ${v}, which JSON cannot hold`);
       return;
     }
     if (typeof v !== "object")
-      throw invalidArg(`${what}: ${path} is a ${typeof v}, which is not JSON data`);
-    if (seen.has(v)) throw invalidArg(`${what}: ${path} refers back to itself`);
+      throw invalidArg(`${what}: ${at()} is a ${typeof v}, which is not JSON data`);
+    if (seen.has(v)) throw invalidArg(`${what}: ${at()} refers back to itself`);
     seen.add(v);
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) walk(v[i], depth + 1, `${path}[${i}]`);
+      for (let i = 0; i < v.length; i++) {
+        keys.push(i);
+        walk(v[i], depth + 1);
+        keys.pop();
+      }
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
         throw invalidArg(
-          `${what}: ${path} is a ${proto?.constructor?.name ?? "non-plain"} object, not plain JSON data`,
+          `${what}: ${at()} is a ${proto?.constructor?.name ?? "non-plain"} object, not plain JSON data`,
         );
       }
       for (const key of Object.keys(v)) {
         if (FORBIDDEN_KEYS.has(key))
-          throw invalidArg(`${what}: key '${key}' at ${path} is not allowed`);
-        walk((v as Record<string, unknown>)[key], depth + 1, `${path}.${key}`);
+          throw invalidArg(`${what}: key '${key}' at ${at()} is not allowed`);
+        keys.push(key);
+        walk((v as Record<string, unknown>)[key], depth + 1);
+        keys.pop();
       }
     }
     seen.delete(v);
   };
-  walk(value, 0, "payload");
+  walk(value, 0);
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > maxBytes) {
     throw invalidArg(`${what}: payload is ${bytes} bytes; the limit is ${maxBytes} bytes`);
