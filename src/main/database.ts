@@ -112,6 +112,10 @@ export function makeOwnerId(prefix = "honker"): string {
   return `${prefix}:${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
 }
 
+/** A database of any schema (for code that serves every schema). */
+// biome-ignore lint/suspicious/noExplicitAny: the schema is irrelevant to such code
+export type AnyHonkerDatabase = HonkerDatabase<any>;
+
 export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   /** The better-sqlite3 connection: use it for the app's own tables. */
   readonly raw: Database.Database;
@@ -124,7 +128,9 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   private closing: Promise<void> | null = null;
   private readonly notifyStmt: Database.Statement;
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
   private readonly queues = new Map<string, Queue<any, any>>();
+  // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
   private readonly streams = new Map<string, Stream<any>>();
   private schedulerInstance: Scheduler | null = null;
   private readonly schedulerOptions: SchedulerOptions | undefined;

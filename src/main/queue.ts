@@ -4,7 +4,7 @@
  * results. `work()` runs handlers for you (see worker.ts).
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
+import type { AnyHonkerDatabase } from "./database.ts";
 import { HonkerError, invalid } from "./errors.ts";
 import { fromJson, toJson } from "./json.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
@@ -152,10 +152,10 @@ class Statements {
 
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
-  private readonly db: HonkerDatabase<any>;
+  private readonly db: AnyHonkerDatabase;
   private readonly st: Statements;
 
-  constructor(db: HonkerDatabase<any>, name: string) {
+  constructor(db: AnyHonkerDatabase, name: string) {
     if (typeof name !== "string" || name === "") {
       throw invalid("queue(name): name must be a non-empty string");
     }
@@ -165,7 +165,7 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /** The database this queue lives in. */
-  get database(): HonkerDatabase<any> {
+  get database(): AnyHonkerDatabase {
     return this.db;
   }
 

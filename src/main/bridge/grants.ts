@@ -68,7 +68,7 @@ export function queueGrant(
   action: keyof Omit<QueueGrant, "validate">,
 ): QueueGrant {
   const g = own(grants.queues as Record<string, QueueGrant | undefined>, name);
-  if (!g || g[action] !== true) throw forbidden(`${action} on queue '${name}'`);
+  if (g?.[action] !== true) throw forbidden(`${action} on queue '${name}'`);
   return g;
 }
 
@@ -78,7 +78,7 @@ export function streamGrant(
   action: "publish" | "subscribe",
 ): StreamGrant {
   const g = own(grants.streams as Record<string, StreamGrant | undefined>, name);
-  if (!g || !g[action]) throw forbidden(`${action} on stream '${name}'`);
+  if (!g?.[action]) throw forbidden(`${action} on stream '${name}'`);
   return g;
 }
 
@@ -88,7 +88,7 @@ export function channelGrant(
   action: "notify" | "listen",
 ): ChannelGrant {
   const g = own(grants.channels as Record<string, ChannelGrant | undefined>, name);
-  if (!g || g[action] !== true) throw forbidden(`${action} on channel '${name}'`);
+  if (g?.[action] !== true) throw forbidden(`${action} on channel '${name}'`);
   return g;
 }
 

@@ -105,9 +105,7 @@ export async function runValidator(
   if (result.issues) {
     const detail = result.issues
       .slice(0, 5)
-      .map((i) =>
-        i.path && i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message,
-      )
+      .map((i) => (i.path?.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
       .join("; ");
     throw invalidArg(`${what}: payload rejected by the schema: ${detail}`);
   }
