@@ -555,22 +555,26 @@ async function sectionLatency(): Promise<void> {
       `     watcher stats A ${JSON.stringify(r.aWatcher)}, B ${JSON.stringify(r.bWatcher)}`,
     );
     const label = mode === "notify" ? "notify wake" : "enqueue -> handler wake";
+    // One way on the shared wall clock (same machine): from just before A's
+    // commit to B's handler start. RTT/2 also counts B's reply commit.
+    const commitToHandler = diff("sent", "handler");
     record({
       section: "latency",
-      name: `${label}, one-way p50 (RTT/2)`,
-      value: p50,
+      name: `${label}, commit -> handler p50 (wall clock)`,
+      value: median(commitToHandler),
       unit: "ms",
       goal: 0.3,
       sense: "max",
     });
     record({
       section: "latency",
-      name: `${label}, one-way p99 (RTT/2)`,
-      value: p99,
+      name: `${label}, commit -> handler p99 (wall clock)`,
+      value: percentile(commitToHandler, 99),
       unit: "ms",
       goal: 2,
       sense: "max",
     });
+    console.log(`     RTT/2 (includes B's reply commit): p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`);
   }
 }
 
