@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import { getLoadablePath } from "../extension/index.ts";
 import { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
 import type { Grants, ServeOptions } from "./bridge/grants.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { fromSqlite, HonkerError, invalid } from "./errors.ts";
 import { toJson } from "./json.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
@@ -46,6 +47,12 @@ export interface OpenOptions {
   retention?: RetentionOptions | false;
   /** Scheduler options (leader lock TTL). */
   scheduler?: SchedulerOptions;
+  /**
+   * Where WAL checkpoints run: "background" (default) in a worker thread,
+   * so a checkpoint never stalls this thread's event loop; "inline" keeps
+   * SQLite's automatic checkpoint (wal_autocheckpoint = 10000) in commits.
+   */
+  checkpoints?: "background" | "inline";
 }
 
 /** Something `close()` must stop first (workers, subscriptions, the scheduler). */
@@ -134,6 +141,8 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   private readonly streams = new Map<string, Stream<any>>();
   private schedulerInstance: Scheduler | null = null;
   private readonly schedulerOptions: SchedulerOptions | undefined;
+  /** Background WAL checkpoints (null with `checkpoints: "inline"`). */
+  readonly checkpointer: Checkpointer | null;
   /** The background retention task (null when disabled). */
   readonly retention: Retention | null;
 
@@ -158,7 +167,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       raw.pragma("synchronous = NORMAL");
       raw.pragma("foreign_keys = ON");
       raw.pragma("temp_store = MEMORY");
-      raw.pragma("wal_autocheckpoint = 10000");
+      raw.pragma(`wal_autocheckpoint = ${options.checkpoints === "inline" ? 10000 : 0}`);
       try {
         raw.loadExtension(options.extensionPath ?? getLoadablePath());
       } catch (err) {
@@ -201,6 +210,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       return result;
     });
     this.schedulerOptions = options.scheduler;
+    this.checkpointer = options.checkpoints === "inline" ? null : new Checkpointer(this.path);
     if (options.retention === false) {
       this.retention = null;
     } else {
@@ -238,7 +248,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     } catch (err) {
       throw fromSqlite(err, doing);
     }
-    if (!this.raw.inTransaction) this.watcher.notifyLocal();
+    if (!this.raw.inTransaction) this.committed();
     return out;
   }
 
@@ -268,7 +278,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     } catch (err) {
       throw fromSqlite(err, "transaction");
     }
-    if (!this.raw.inTransaction) this.watcher.notifyLocal();
+    if (!this.raw.inTransaction) this.committed();
     return out;
   }
 
@@ -376,6 +386,12 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     return serveWindow(this, window, grants as Grants, options);
   }
 
+  /** After a local commit: wake local waiters, schedule a background checkpoint. */
+  private committed(): void {
+    this.watcher.notifyLocal();
+    this.checkpointer?.noteCommit();
+  }
+
   /** Registers something close() must stop first. Returns an unregister function. */
   track(item: Closeable): () => void {
     this.closeables.add(item);
@@ -393,6 +409,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       const items = [...this.closeables];
       this.closeables.clear();
       await Promise.allSettled(items.map(async (item) => item.close()));
+      await this.checkpointer?.close();
       releaseWatcher(this.watcher);
       if (this.raw.open) this.raw.close();
     })();

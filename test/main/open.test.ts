@@ -38,7 +38,8 @@ describe("open()", () => {
           p("temp_store"),
           p("wal_autocheckpoint"),
         ],
-        ["wal", 1, 5000, 1, 2, 10000],
+        // wal_autocheckpoint 0: checkpoints run in a worker thread (see checkpointer.ts).
+        ["wal", 1, 5000, 1, 2, 0],
       );
     } finally {
       await h.close();

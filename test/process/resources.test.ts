@@ -66,7 +66,10 @@ function tempDb(): { db: HonkerDatabase; path: string } {
   const { dir, cleanup } = tempDir("honker-proc-");
   cleanups.push(cleanup);
   const path = join(dir, "app.db");
-  const db = open(path, { retention: false });
+  // Inline checkpoints: the background checkpoint thread starts lazily after
+  // a write and would show up as growth here; its own cleanup is proven in
+  // test/main/checkpointer.test.ts.
+  const db = open(path, { retention: false, checkpoints: "inline" });
   cleanups.push(() => db.close());
   return { db, path };
 }
