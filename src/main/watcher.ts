@@ -23,7 +23,12 @@ import { HonkerError } from "./errors.ts";
 export interface WatcherOptions {
   /** Poll interval right after activity, in ms (default 5). */
   pollMinMs?: number;
-  /** Poll interval when idle, in ms (default 1000 with file events, 100 without). */
+  /**
+   * Poll interval when idle, in ms. Default: 5000 once file events have been
+   * seen for the database's files (the poll is then only a safety net, and
+   * every timer wake-up costs an idle laptop CPU), 1000 before that, 100
+   * without file events.
+   */
   pollMaxMs?: number;
   /** Use file-system events (default true where the platform has them). */
   fileEvents?: boolean;
@@ -64,6 +69,9 @@ export class Watcher {
   private pollInterval: number;
   private readonly pollMin: number;
   private readonly pollMax: number;
+  /** The idle ceiling until file events have been seen to report a commit. */
+  private readonly pollMaxUnproven: number;
+  private fileEventsProven = false;
   private readonly pollDisabled: boolean;
   private fsWatcher: FSWatcher | null = null;
   /** Keeps the process alive while anyone waits (everything else is unref'd). */
@@ -105,7 +113,8 @@ export class Watcher {
     }
     this.pollDisabled = options.disablePoll === true;
     this.pollMin = options.pollMinMs ?? 5;
-    this.pollMax = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
+    this.pollMax = options.pollMaxMs ?? (fileEvents ? 5000 : 100);
+    this.pollMaxUnproven = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
     this.pollInterval = this.pollMin;
   }
 
@@ -268,6 +277,9 @@ export class Watcher {
     const file = name === null ? null : String(name);
     if (file !== null && !this.watchedNames.has(file)) return;
     this.stats.fileEvents++;
+    // Events for our files arrive (even for our own commits): the platform
+    // delivers them here, so the poll can back off further.
+    this.fileEventsProven = true;
     if (event === "rename") this.checkIdentity(true);
     this.queueCheck();
   }
@@ -300,7 +312,8 @@ export class Watcher {
     this.pollTimer = null;
     this.stats.polls++;
     this.checkIdentity(false);
-    if (!this.check()) this.pollInterval = Math.min(this.pollMax, this.pollInterval * 2);
+    const ceiling = this.fileEventsProven ? this.pollMax : this.pollMaxUnproven;
+    if (!this.check()) this.pollInterval = Math.min(ceiling, this.pollInterval * 2);
     this.schedulePoll();
   }
 
