@@ -9,6 +9,7 @@ import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { Stream, type StreamEvent, type StreamSubscription } from "../../src/main/stream.ts";
 import { openDb, tempDir } from "../helpers/db.ts";
+import { within } from "../helpers/host.ts";
 
 type Payload = { n: number };
 
@@ -23,19 +24,6 @@ function tempDb(): { db: HonkerDatabase; path: string } {
   const db = open(path);
   cleanups.push(cleanup, () => db.close());
   return { db, path };
-}
-
-/** Rejects with `message` if `promise` has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (no result within ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function take<P>(sub: StreamSubscription<P>, count: number): Promise<StreamEvent<P>[]> {

@@ -180,15 +180,4 @@ export async function killAll(): Promise<void> {
   await Promise.all([...running].map((c) => c.kill()));
 }
 
-/** Rejects with `message` if `promise` has not settled within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (not within ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from "../helpers/host.ts";
