@@ -89,3 +89,16 @@ export function printResults(title: string, results: PairResult[]): void {
     );
   }
 }
+
+/** The raw better-sqlite3 floor: the same SQL the extension runs, without it. */
+export const RAW_INSERT =
+  "INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
+export const RAW_CLAIM =
+  "UPDATE _honker_live SET state = 'processing', worker_id = ?, claim_expires_at = ? + 30, attempts = attempts + 1 " +
+  "WHERE id IN (SELECT id FROM _honker_live WHERE queue = ? AND state IN ('pending','processing') " +
+  "AND ((+state = 'pending' AND +run_at <= ?) OR (+state = 'processing' AND +claim_expires_at < ?)) " +
+  "ORDER BY priority DESC, run_at ASC, id ASC LIMIT ?) RETURNING id, payload";
+export const RAW_ACK =
+  "DELETE FROM _honker_live WHERE id = ? AND worker_id = ? AND claim_expires_at >= ?";
+export const RAW_ACK_MANY =
+  "DELETE FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND claim_expires_at >= ?";

@@ -2,20 +2,20 @@
  * The extension against raw better-sqlite3 doing the same SQL, same run.
  *   node --experimental-strip-types bench/native.bench.ts
  */
-import { benchDb, comparePair, type Db, type PairResult, printResults, rate } from "./harness.ts";
+import {
+  benchDb,
+  comparePair,
+  type Db,
+  type PairResult,
+  printResults,
+  RAW_ACK,
+  RAW_ACK_MANY,
+  RAW_CLAIM,
+  RAW_INSERT,
+  rate,
+} from "./harness.ts";
 
 const PAYLOAD = JSON.stringify({ user: 42, action: "sync", items: [1, 2, 3] });
-
-const RAW_INSERT =
-  "INSERT INTO _honker_live (queue, payload, run_at, priority, max_attempts, expires_at) VALUES (?, ?, ?, ?, ?, ?)";
-const RAW_CLAIM =
-  "UPDATE _honker_live SET state = 'processing', worker_id = ?, claim_expires_at = ? + 30, attempts = attempts + 1 " +
-  "WHERE id IN (SELECT id FROM _honker_live WHERE queue = ? AND state IN ('pending','processing') " +
-  "AND ((+state = 'pending' AND +run_at <= ?) OR (+state = 'processing' AND +claim_expires_at < ?)) " +
-  "ORDER BY priority DESC, run_at ASC, id ASC LIMIT ?) RETURNING id, payload";
-const RAW_ACK = "DELETE FROM _honker_live WHERE id = ? AND worker_id = ? AND claim_expires_at >= ?";
-const RAW_ACK_MANY =
-  "DELETE FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND claim_expires_at >= ?";
 
 function fill(db: Db, queue: string, n: number): void {
   const ins = db.prepare("SELECT honker_enqueue(?, ?, NULL, NULL, 0, 3, NULL)");
