@@ -284,7 +284,7 @@ export class Queue<P = unknown, R = unknown> {
   retry(id: number, workerId: string, delaySeconds: number, error: string | null = null): boolean {
     const doing = `queue('${this.name}').retry`;
     jobId(id, doing);
-    const delay = Math.ceil(nonNegInt(Math.ceil(delaySeconds), `${doing}: delaySeconds`));
+    const delay = nonNegInt(Math.ceil(delaySeconds), `${doing}: delaySeconds`);
     return this.db.write(
       doing,
       () =>

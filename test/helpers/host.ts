@@ -1,5 +1,6 @@
 /** Helpers for host tests: a fresh open() database in a temp folder. */
 import { join } from "node:path";
+import { afterEach } from "node:test";
 import { type HonkerDatabase, type OpenOptions, open } from "../../src/main/database.ts";
 import type { AnySchema, HonkerSchema } from "../../src/main/schema.ts";
 import { tempDir } from "./db.ts";
@@ -66,4 +67,27 @@ export async function within<T>(promise: Promise<T>, ms: number, message: string
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Per-test cleanup: registers an afterEach that runs the pushed functions
+ * in reverse, and a tempDb() opening a fresh file whose close is pushed.
+ */
+export function withCleanups(): {
+  cleanups: (() => Promise<void> | void)[];
+  // biome-ignore lint/suspicious/noExplicitAny: any schema will do
+  tempDb: (options?: OpenOptions) => { db: HonkerDatabase<any>; path: string };
+} {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+  const tempDb = (options: OpenOptions = {}) => {
+    const { dir, cleanup } = tempDir("honker-host-");
+    const path = join(dir, "app.db");
+    const db = open(path, options);
+    cleanups.push(cleanup, () => db.close());
+    return { db, path };
+  };
+  return { cleanups, tempDb };
 }

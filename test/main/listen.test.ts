@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type HonkerDatabase, open } from "../../src/main/database.ts";
+import type { HonkerDatabase } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import {
   type Listener,
@@ -13,23 +12,11 @@ import {
   type Notification,
   pruneNotifications,
 } from "../../src/main/listen.ts";
-import { tempDir } from "../helpers/db.ts";
-import { within } from "../helpers/host.ts";
+import { withCleanups, within } from "../helpers/host.ts";
 
 type Payload = { n: number };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function tempDb(): { db: HonkerDatabase; path: string } {
-  const { dir, cleanup } = tempDir();
-  const path = join(dir, "app.db");
-  const db = open(path);
-  cleanups.push(cleanup, () => db.close());
-  return { db, path };
-}
+const { cleanups, tempDb } = withCleanups();
 
 async function take<P>(listener: Listener<P>, count: number): Promise<Notification<P>[]> {
   const out: Notification<P>[] = [];

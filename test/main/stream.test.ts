@@ -3,28 +3,17 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type HonkerDatabase, open } from "../../src/main/database.ts";
+import { open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { Stream, type StreamEvent, type StreamSubscription } from "../../src/main/stream.ts";
 import { openDb, tempDir } from "../helpers/db.ts";
-import { within } from "../helpers/host.ts";
+import { withCleanups, within } from "../helpers/host.ts";
 
 type Payload = { n: number };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function tempDb(): { db: HonkerDatabase; path: string } {
-  const { dir, cleanup } = tempDir();
-  const path = join(dir, "app.db");
-  const db = open(path);
-  cleanups.push(cleanup, () => db.close());
-  return { db, path };
-}
+const { cleanups, tempDb } = withCleanups();
 
 async function take<P>(sub: StreamSubscription<P>, count: number): Promise<StreamEvent<P>[]> {
   const out: StreamEvent<P>[] = [];
