@@ -61,6 +61,11 @@ HK_EXPORT int sqlite3_honker_init(sqlite3 *db, char **err, const sqlite3_api_rou
       return rc;
     }
   }
+  rc = hk_fn(db, c, "honker_x_statement_stats", 0, hk_statement_stats_fn);
+  if (rc != SQLITE_OK) {
+    *err = sqlite3_mprintf("honker: registering functions failed: %s", sqlite3_errmsg(db));
+    return rc;
+  }
   rc = sqlite3_create_function_v2(db, "honker_x_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                   c, version_fn, NULL, NULL, NULL);
   return rc;

@@ -43,6 +43,7 @@ typedef enum hk_slot {
   HK_S_CANCEL,
   HK_S_GET_JOB,
   HK_S_NEXT_CLAIM_AT,
+  HK_S_CLAIMABLE,
   HK_S_NOTIFY,
   HK_S_STREAM_PUBLISH,
   HK_S_STREAM_READ,
@@ -78,6 +79,7 @@ hk_conn *hk_conn_new(sqlite3 *db);
 void hk_conn_release_statements(hk_conn *c);
 int hk_register_cache_module(sqlite3 *db, hk_conn *c);
 int hk_stmt_get(sqlite3_context *ctx, hk_slot slot, const char *sql, hk_stmt *out);
+void hk_statement_stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void hk_stmt_done(hk_stmt *s);
 int hk_exec(sqlite3_context *ctx, const char *sql);
 

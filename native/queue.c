@@ -42,16 +42,21 @@ static const char DELETE_EXHAUSTED_SQL[] =
  * planner from answering the OR through the two deadline indexes (a
  * MULTI-INDEX OR plus a sort of the whole backlog); walking the claim index
  * in priority order stops at the first due rows instead.
+ *
+ * A `+` before a parameter (`+?1`, `LIMIT +?3`) hides its value from the
+ * planner: SQLite 3.5x otherwise marks such parameters "plan-dependent" and
+ * recompiles the statement every time a new value is bound, which cost a
+ * full prepare per claim. The plan does not change (tests pin both).
  */
 static const char CLAIM_SQL[] =
     "UPDATE _honker_live SET state = 'processing', worker_id = ?2, "
     "claim_expires_at = ?5 + ?4, attempts = attempts + 1 "
     "WHERE id IN (SELECT id FROM _honker_live "
-    "WHERE queue = ?1 AND state IN ('pending','processing') "
+    "WHERE queue = +?1 AND state IN ('pending','processing') "
     "AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?5) AND "
     "((+state = 'pending' AND +run_at <= ?5) OR "
     "(+state = 'processing' AND +claim_expires_at < ?5)) "
-    "ORDER BY priority DESC, run_at ASC, id ASC LIMIT ?3) "
+    "ORDER BY priority DESC, run_at ASC, id ASC LIMIT +?3) "
     "RETURNING attempts, claim_expires_at, id, payload, queue, worker_id";
 
 static const char ACK_SQL[] =
@@ -98,12 +103,20 @@ static const char *const CLAIM_KEYS[] = {"attempts", "claim_expires_at", "id",
 
 static const char NEXT_CLAIM_AT_SQL[] =
     "SELECT COALESCE(MIN(deadline), 0) FROM ("
-    "SELECT MIN(run_at) AS deadline FROM _honker_live WHERE queue = ?1 AND state = 'pending' "
+    "SELECT MIN(run_at) AS deadline FROM _honker_live WHERE queue = +?1 AND state = 'pending' "
     "AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?2) AND run_at > ?2 "
     "UNION ALL "
-    "SELECT MIN(claim_expires_at) + 1 FROM _honker_live WHERE queue = ?1 "
+    "SELECT MIN(claim_expires_at) + 1 FROM _honker_live WHERE queue = +?1 "
     "AND state = 'processing' AND (expires_at IS NULL OR expires_at > ?2) "
     "AND claim_expires_at >= ?2)";
+
+/* Would honker_claim_batch find (or dead-letter) a job right now? The same
+ * predicate as the claim without the attempts filter, read-only. */
+static const char CLAIMABLE_SQL[] =
+    "SELECT 1 FROM _honker_live WHERE queue = +?1 AND state IN ('pending','processing') "
+    "AND (expires_at IS NULL OR expires_at > ?2) AND "
+    "((+state = 'pending' AND +run_at <= ?2) OR "
+    "(+state = 'processing' AND +claim_expires_at < ?2)) LIMIT 1";
 
 #define SWEEP_WHERE                                                              \
   "queue = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 AND "              \
@@ -114,11 +127,11 @@ static const char SWEEP_TO_DEAD_SQL[] =
     "(id, queue, payload, priority, run_at, max_attempts, attempts, last_error, created_at) "
     "SELECT id, queue, payload, priority, run_at, max_attempts, attempts, 'expired', created_at "
     "FROM _honker_live WHERE id IN (SELECT id FROM _honker_live WHERE " SWEEP_WHERE
-    " ORDER BY expires_at, id LIMIT ?3)";
+    " ORDER BY expires_at, id LIMIT +?3)";
 
 static const char SWEEP_DELETE_SQL[] =
     "DELETE FROM _honker_live WHERE id IN (SELECT id FROM _honker_live WHERE " SWEEP_WHERE
-    " ORDER BY expires_at, id LIMIT ?3)";
+    " ORDER BY expires_at, id LIMIT +?3)";
 
 /* Runs a cached, fully bound statement to completion; returns rc. */
 static int run_to_done(sqlite3_stmt *st) {
@@ -515,6 +528,41 @@ static void next_claim_at_fn(sqlite3_context *ctx, int argc, sqlite3_value **arg
   hk_stmt_done(&s);
 }
 
+/* honker_x_queue_ready_at(queue): when a claim will next find work: `now`
+ * if it would right away, else honker_queue_next_claim_at's answer (a
+ * future time, or 0). Read-only: a worker asks this before taking the
+ * write lock for a claim that would come back empty. */
+static void ready_at_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  static const char *fn = "honker_x_queue_ready_at";
+  const char *queue;
+  int qlen;
+  if (hk_arg_text(ctx, argv, 0, fn, "queue", &queue, &qlen)) return;
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  int64_t now = hk_now();
+  hk_stmt s;
+  int rc = hk_stmt_get(ctx, HK_S_CLAIMABLE, CLAIMABLE_SQL, &s);
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, fn, db, rc);
+    return;
+  }
+  sqlite3_bind_text(s.stmt, 1, queue, qlen, SQLITE_STATIC);
+  sqlite3_bind_int64(s.stmt, 2, now);
+  rc = sqlite3_step(s.stmt);
+  if (rc == SQLITE_ROW) {
+    hk_stmt_done(&s);
+    sqlite3_result_int64(ctx, now);
+    return;
+  }
+  if (rc != SQLITE_DONE) {
+    hk_sql_error(ctx, fn, db, sqlite3_reset(s.stmt));
+    hk_stmt_done(&s);
+    return;
+  }
+  hk_stmt_done(&s);
+  next_claim_at_fn(ctx, argc, argv);
+}
+
 int hk_register_queue(sqlite3 *db, hk_conn *c) {
   int rc = SQLITE_OK;
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_enqueue", 7, enqueue_fn);
@@ -530,5 +578,6 @@ int hk_register_queue(sqlite3 *db, hk_conn *c) {
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_sweep_expired", 1, sweep_expired_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_sweep_expired", 2, sweep_expired_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_queue_next_claim_at", 1, next_claim_at_fn);
+  if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_x_queue_ready_at", 1, ready_at_fn);
   return rc;
 }

@@ -7,7 +7,7 @@ static const char TRY_SQL[] =
 
 static const char SWEEP_SQL[] =
     "DELETE FROM _honker_rate_limits WHERE rowid IN (SELECT rowid FROM _honker_rate_limits "
-    "WHERE window_start < ?1 ORDER BY window_start LIMIT ?2)";
+    "WHERE window_start < ?1 ORDER BY window_start LIMIT +?2)";
 
 static void try_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;

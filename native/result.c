@@ -11,7 +11,7 @@ static const char GET_SQL[] =
 
 static const char SWEEP_SQL[] =
     "DELETE FROM _honker_results WHERE job_id IN (SELECT job_id FROM _honker_results "
-    "WHERE expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2)";
+    "WHERE expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT +?2)";
 
 static void save_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;

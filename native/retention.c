@@ -14,30 +14,30 @@
 
 static const char NOTIFY_AGE_SQL[] =
     "DELETE FROM _honker_notifications WHERE id IN (SELECT id FROM _honker_notifications "
-    "WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)";
+    "WHERE created_at < ?1 ORDER BY created_at LIMIT +?2)";
 
 static const char NOTIFY_COUNT_SQL[] =
     "DELETE FROM _honker_notifications WHERE id IN (SELECT id FROM _honker_notifications "
     "WHERE id <= (SELECT id FROM _honker_notifications ORDER BY id DESC LIMIT 1 OFFSET ?1) "
-    "ORDER BY id LIMIT ?2)";
+    "ORDER BY id LIMIT +?2)";
 
 static const char STREAM_AGE_SQL[] =
     "DELETE FROM _honker_stream WHERE offset IN (SELECT offset FROM _honker_stream "
-    "WHERE created_at < ?1 AND (?3 IS NULL OR topic = ?3) ORDER BY created_at LIMIT ?2)";
+    "WHERE created_at < ?1 AND (?3 IS NULL OR topic = ?3) ORDER BY created_at LIMIT +?2)";
 
 static const char STREAM_COUNT_TOPIC_SQL[] =
     "DELETE FROM _honker_stream WHERE offset IN (SELECT offset FROM _honker_stream "
     "WHERE topic = ?3 AND offset <= (SELECT offset FROM _honker_stream WHERE topic = ?3 "
-    "ORDER BY offset DESC LIMIT 1 OFFSET ?1) ORDER BY offset LIMIT ?2)";
+    "ORDER BY offset DESC LIMIT 1 OFFSET ?1) ORDER BY offset LIMIT +?2)";
 
 static const char STREAM_COUNT_ALL_SQL[] =
     "DELETE FROM _honker_stream WHERE offset IN (SELECT offset FROM _honker_stream "
     "WHERE offset <= (SELECT offset FROM _honker_stream ORDER BY offset DESC LIMIT 1 OFFSET ?1) "
-    "ORDER BY offset LIMIT ?2)";
+    "ORDER BY offset LIMIT +?2)";
 
 static const char DEAD_AGE_SQL[] =
     "DELETE FROM _honker_dead WHERE id IN (SELECT id FROM _honker_dead "
-    "WHERE died_at < ?1 ORDER BY died_at LIMIT ?2)";
+    "WHERE died_at < ?1 ORDER BY died_at LIMIT +?2)";
 
 /* Reads an optional non-negative whole number; -1 stands for NULL. */
 static int opt_count(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,

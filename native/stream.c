@@ -9,7 +9,7 @@ static const char PUBLISH_SQL[] =
 
 static const char READ_SQL[] =
     "SELECT created_at, key, offset, payload, topic FROM _honker_stream "
-    "WHERE topic = ?1 AND offset > ?2 ORDER BY offset ASC LIMIT ?3";
+    "WHERE topic = +?1 AND offset > ?2 ORDER BY offset ASC LIMIT +?3";
 
 static const char *const READ_KEYS[] = {"created_at", "key", "offset", "payload", "topic"};
 

@@ -65,9 +65,11 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
     super(db, batchSize, options.signal);
     this.channel = channel;
     try {
+      // `+?` keeps SQLite from recompiling the statement whenever a new
+      // value is bound (it would for a bare LIMIT ? or channel = ?).
       this.readStmt = db.raw.prepare(
         "SELECT id, payload, created_at FROM _honker_notifications " +
-          "WHERE channel = ? AND id > ? ORDER BY id LIMIT ?",
+          "WHERE channel = +? AND id > ? ORDER BY id LIMIT +?",
       );
       this.cursor = db.raw
         .prepare("SELECT COALESCE(MAX(id), 0) FROM _honker_notifications")

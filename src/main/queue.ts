@@ -452,6 +452,18 @@ export class Queue<P = unknown, R = unknown> {
     );
   }
 
+  /**
+   * Unix seconds when a claim will next find work: now (or earlier) if it
+   * would right away, a future time, or 0 when nothing is scheduled. A
+   * read: workers ask it before taking the write lock for a claim.
+   */
+  readyAt(): number {
+    return this.db.read(
+      `queue('${this.name}').readyAt`,
+      () => this.st.get("SELECT honker_x_queue_ready_at(?)").pluck().get(this.name) as number,
+    );
+  }
+
   /** Dead letters, newest first. */
   deadLetters(options: { limit?: number; offset?: number } = {}): DeadJob<P>[] {
     const limit = nonNegInt(options.limit ?? 100, "deadLetters: limit");

@@ -78,6 +78,8 @@ export class Watcher {
   private keepAlive: NodeJS.Timeout | null = null;
   private readonly identity: FileIdentity;
   private readonly watchedNames: Set<string>;
+  private readonly dbName: string;
+  private trailingCheck: NodeJS.Timeout | null = null;
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
@@ -99,6 +101,7 @@ export class Watcher {
     this.dataVersion = this.conn.prepare("PRAGMA data_version").pluck();
     this.lastVersion = this.dataVersion.get() as number;
     const base = basename(path);
+    this.dbName = base;
     this.watchedNames = new Set([base, `${base}-wal`]);
     let fileEvents = options.fileEvents !== false;
     if (fileEvents) {
@@ -281,12 +284,33 @@ export class Watcher {
     // delivers them here, so the poll can back off further.
     this.fileEventsProven = true;
     if (event === "rename") this.checkIdentity(true);
+    // In WAL mode a commit appends to -wal; the database file itself is
+    // written only by checkpoints, which change no data.
+    else if (file === this.dbName) return;
     this.queueCheck();
+    this.armTrailingCheck();
+  }
+
+  /**
+   * A writer appends its frames to -wal (the events) before it publishes
+   * the commit in the shared-memory index (no event). A check that runs in
+   * between sees nothing new, so one more check follows the last event of
+   * a burst by about a millisecond instead of leaving the commit to the poll.
+   */
+  private armTrailingCheck(): void {
+    if (this.trailingCheck) {
+      this.trailingCheck.refresh();
+      return;
+    }
+    this.trailingCheck = setTimeout(() => this.check(), 1);
+    this.trailingCheck.unref();
   }
 
   private stopFileEvents(): void {
     this.fsWatcher?.close();
     this.fsWatcher = null;
+    if (this.trailingCheck) clearTimeout(this.trailingCheck);
+    this.trailingCheck = null;
   }
 
   private schedulePoll(reset = false): void {

@@ -118,6 +118,8 @@ export class Worker<P, R> {
   private untrack: (() => void) | null = null;
   private undead: (() => void) | null = null;
   private wakeScheduled = false;
+  /** The last fill left jobs unclaimed for want of a free slot. */
+  private refillOnFinish = false;
   private completions: { id: number; result: R }[] = [];
   private flushScheduled = false;
   private lastInflightCheck = 0;
@@ -243,8 +245,21 @@ export class Worker<P, R> {
 
   /** Claims as many jobs as there are free slots, and arms the next deadline. */
   private fill(): void {
+    this.refillOnFinish = false;
     if (!this.running || !this.queue.database.open) return;
     try {
+      if (this.inflight.size >= this.concurrency) {
+        // No free slot: claim when a handler finishes.
+        this.refillOnFinish = true;
+        return;
+      }
+      // Most wakes find nothing to claim (another queue's commit, our own
+      // acks): a read answers that without taking the write lock.
+      const ready = this.queue.readyAt();
+      if (ready === 0 || ready * 1000 > Date.now()) {
+        this.queue.database.watcher.setDeadline(this, ready > 0 ? ready * 1000 : null);
+        return;
+      }
       while (this.running && this.inflight.size < this.concurrency) {
         const want = Math.min(this.batchSize, this.concurrency - this.inflight.size);
         const jobs = this.queue.claim(this.workerId, {
@@ -257,6 +272,9 @@ export class Worker<P, R> {
       if (this.inflight.size < this.concurrency) {
         const next = this.queue.nextClaimAt();
         this.queue.database.watcher.setDeadline(this, next > 0 ? next * 1000 : null);
+      } else {
+        // Every slot is busy and more jobs may be due.
+        this.refillOnFinish = true;
       }
     } catch (err) {
       if (
@@ -297,7 +315,7 @@ export class Worker<P, R> {
       } finally {
         clearInterval(heartbeat);
         this.inflight.delete(job.id);
-        this.onWake();
+        if (this.refillOnFinish) this.onWake();
       }
     })();
   }

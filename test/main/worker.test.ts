@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { isHonkerError } from "../../src/main/errors.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
 import { backoffSeconds, DoNotRetry, RetryAfter } from "../../src/main/worker.ts";
@@ -187,6 +188,32 @@ describe("queue.work", () => {
     await worker.stop();
     assert.equal(finished, 1);
     assert.equal(q.stats().pending, 1);
+  });
+
+  it("a wake with nothing due does not wait for another connection's write lock", async () => {
+    // Retention off: its first prune is a write of its own.
+    const own = freshHost({ busyTimeoutMs: 2000, retention: false });
+    const other = new Database(own.path);
+    try {
+      const q = own.db.queue("q");
+      let ran = 0;
+      const worker = q.work(() => {
+        ran++;
+      });
+      other.exec("BEGIN IMMEDIATE");
+      const started = Date.now();
+      // A deadline wakes the worker; a claim would block on the lock for 2 s.
+      own.db.watcher.setDeadline({}, Date.now());
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(Date.now() - started < 1000, `the event loop stalled ${Date.now() - started} ms`);
+      other.exec("ROLLBACK");
+      q.enqueue("after");
+      await until(own.db, () => ran === 1, 5000, "the job after the lock");
+      await worker.stop();
+    } finally {
+      other.close();
+      await own.close();
+    }
   });
 
   it("db.close() stops workers gracefully", async () => {

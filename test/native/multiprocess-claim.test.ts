@@ -8,7 +8,8 @@ import { getLoadablePath } from "../../src/extension/index.ts";
 import { freshDb, scalar } from "../helpers/db.ts";
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "claim-worker.ts");
-const JOBS = 2_000;
+// Enough work (about 2,000 claims) that no single process drains the queue before the others start.
+const JOBS = 10_000;
 const WORKERS = 4;
 
 type Report = { worker: string; ids: number[]; batches: number; shortAcks: number };

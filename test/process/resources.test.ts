@@ -37,6 +37,8 @@ interface Snapshot {
 }
 
 async function settle(): Promise<void> {
+  // The watcher's trailing check fires about 1 ms after the last file event.
+  await new Promise((r) => setTimeout(r, 10));
   // Destroy hooks and closed handles are reported a few turns later.
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 }

@@ -1,0 +1,71 @@
+/**
+ * Which file events make the watcher check `data_version`: -wal changes do,
+ * followed by one trailing check (a writer publishes its commit in -shm
+ * after its last -wal write, and that raises no event); changes to the
+ * database file alone (checkpoints) do not.
+ */
+import assert from "node:assert/strict";
+import { existsSync, utimesSync } from "node:fs";
+import { afterEach, test } from "node:test";
+import type { AnySchema } from "../../src/main/schema.ts";
+import { freshHost, type Host } from "../helpers/host.ts";
+
+let host: Host<AnySchema> | null = null;
+afterEach(async () => {
+  await host?.close();
+  host = null;
+});
+
+/** Polls `predicate` every 2 ms; rejects after `ms`. */
+async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A host with the poll off, after its own start-up events have been handled. */
+async function quietHost(): Promise<Host<AnySchema>> {
+  host = freshHost({ retention: false, checkpoints: "inline", watcher: { disablePoll: true } });
+  host.db.queue("q").enqueue({ warm: true });
+  const w = host.db.watcher;
+  // Settled: no new check over ten looks 2 ms apart.
+  let last = -1;
+  let quiet = 0;
+  await waitFor(
+    () => {
+      quiet = w.stats.checks === last ? quiet + 1 : 0;
+      last = w.stats.checks;
+      return quiet >= 10;
+    },
+    5000,
+    "the watcher to settle",
+  );
+  return host;
+}
+
+test("a -wal event is checked at once and once more about a millisecond later", async () => {
+  const h = await quietHost();
+  const w = h.db.watcher;
+  assert.ok(existsSync(`${h.path}-wal`));
+  const events = w.stats.fileEvents;
+  const checks = w.stats.checks;
+  utimesSync(`${h.path}-wal`, new Date(), new Date());
+  await waitFor(() => w.stats.fileEvents > events, 2000, "the -wal event");
+  await waitFor(() => w.stats.checks >= checks + 2, 2000, "the immediate and trailing checks");
+  // No third check follows one event.
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(w.stats.checks, checks + 2);
+});
+
+test("a change to the database file alone (as a checkpoint makes) triggers no check", async () => {
+  const h = await quietHost();
+  const w = h.db.watcher;
+  const events = w.stats.fileEvents;
+  const checks = w.stats.checks;
+  utimesSync(h.path, new Date(), new Date());
+  await waitFor(() => w.stats.fileEvents > events, 2000, "the database file event");
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(w.stats.checks, checks);
+});

@@ -1,0 +1,93 @@
+/**
+ * The extension's cached statements stay compiled and keep their plans.
+ * SQLite recompiles a statement on every call when a bound value can steer
+ * its plan (a bare `LIMIT ?`, some `column = ?` terms); that once cost a
+ * full prepare per claim. `honker_x_statement_stats()` exposes the counters.
+ */
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { type Db, freshDb, json, scalar } from "../helpers/db.ts";
+
+interface StatementStats {
+  fullscan_steps: number;
+  reprepares: number;
+  sorts: number;
+}
+
+let ctx: ReturnType<typeof freshDb>;
+let db: Db;
+beforeEach(() => {
+  ctx = freshDb();
+  db = ctx.db;
+});
+afterEach(() => ctx.close());
+
+const stats = () => json<StatementStats>(db, "honker_x_statement_stats()");
+
+/** Each hot function, called with values that change from call to call. */
+const calls: Record<string, (i: number) => void> = {
+  enqueue: (i) =>
+    scalar(
+      db,
+      "honker_enqueue(?, ?, NULL, ?, ?, ?, ?)",
+      `q${i % 3}`,
+      `{"i":${i}}`,
+      i % 2 ? null : 0,
+      i % 5,
+      3 + (i % 4),
+      i % 2 ? null : 100 + i,
+    ),
+  claim: (i) =>
+    scalar(db, "honker_claim_batch(?, ?, ?, ?)", `q${i % 3}`, `w${i % 2}`, 1 + (i % 7), 30 + i),
+  ack: (i) => scalar(db, "honker_ack(?, ?)", i, `w${i % 2}`),
+  ackBatch: (i) => scalar(db, "honker_ack_batch(?, ?)", JSON.stringify([i, i + 1]), `w${i % 2}`),
+  retry: (i) => scalar(db, "honker_retry(?, ?, ?, ?)", i, `w${i % 2}`, i % 3, "e"),
+  fail: (i) => scalar(db, "honker_fail(?, ?, ?)", i, `w${i % 2}`, "e"),
+  heartbeat: (i) => scalar(db, "honker_heartbeat(?, ?, ?)", i, `w${i % 2}`, 10 + i),
+  cancel: (i) => scalar(db, "honker_cancel(?)", 100_000 + i),
+  getJob: (i) => scalar(db, "honker_get_job(?)", i),
+  nextClaimAt: (i) => scalar(db, "honker_queue_next_claim_at(?)", `q${i % 3}`),
+  resultSave: (i) => scalar(db, "honker_result_save(?, ?, ?)", i, `"r${i}"`, i % 3),
+  resultGet: (i) => scalar(db, "honker_result_get(?)", i),
+  publish: (i) =>
+    scalar(db, "honker_stream_publish(?, ?, ?)", `t${i % 2}`, i % 2 ? null : `k${i}`, `{"i":${i}}`),
+  read: (i) => scalar(db, "honker_stream_read_since(?, ?, ?)", `t${i % 2}`, i, 1 + i),
+  saveOffset: (i) => scalar(db, "honker_stream_save_offset(?, ?, ?)", `c${i % 2}`, `t${i % 2}`, i),
+  getOffset: (i) => scalar(db, "honker_stream_get_offset(?, ?)", `c${i % 2}`, `t${i % 2}`),
+  notify: (i) => scalar(db, "notify(?, ?)", `ch${i % 2}`, `{"i":${i}}`),
+  lockAcquire: (i) => scalar(db, "honker_lock_acquire(?, ?, ?)", `l${i % 3}`, `o${i % 2}`, 1 + i),
+  lockRenew: (i) => scalar(db, "honker_lock_renew(?, ?, ?)", `l${i % 3}`, `o${i % 2}`, 1 + i),
+  lockRelease: (i) => scalar(db, "honker_lock_release(?, ?)", `l${i % 3}`, `o${i % 2}`),
+  rateLimit: (i) => scalar(db, "honker_rate_limit_try(?, ?, ?)", `r${i % 2}`, 1 + i, 1 + (i % 5)),
+};
+
+describe("cached statements", () => {
+  for (const [name, call] of Object.entries(calls)) {
+    it(`${name} is compiled once, whatever values are bound`, () => {
+      for (let i = 0; i < 25; i++) call(i);
+      assert.equal(stats().reprepares, 0);
+    });
+  }
+
+  it("a claim walks the claim index: no sort and no full scan under a 2,000-job backlog", () => {
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) calls.enqueue?.(i);
+    })();
+    const before = stats();
+    let claimed = 0;
+    for (let i = 0; i < 30; i++) {
+      claimed += json<unknown[]>(
+        db,
+        "honker_claim_batch(?, ?, ?, ?)",
+        `q${i % 3}`,
+        "w",
+        1 + (i % 7),
+        30,
+      ).length;
+    }
+    const after = stats();
+    assert.ok(claimed > 0, "the claims found jobs");
+    assert.equal(after.sorts - before.sorts, 0);
+    assert.equal(after.fullscan_steps - before.fullscan_steps, 0);
+  });
+});
