@@ -24,10 +24,12 @@ export interface WatcherOptions {
   /** Poll interval right after activity, in ms (default 5). */
   pollMinMs?: number;
   /**
-   * Poll interval when idle, in ms. Default: 5000 once file events have been
-   * seen for the database's files (the poll is then only a safety net, and
-   * every timer wake-up costs an idle laptop CPU), 1000 before that, 100
-   * without file events.
+   * Poll interval when idle, in ms. Default: 30000 once file events have
+   * been seen for the database's files (the poll is then only a safety net:
+   * commits raise -wal events, a trailing check covers the commit published
+   * after its last event, and deadlines cover time; every wake-up of an
+   * idle process costs a laptop CPU time), 1000 before that, 100 without
+   * file events.
    */
   pollMaxMs?: number;
   /** Use file-system events (default true where the platform has them). */
@@ -116,7 +118,7 @@ export class Watcher {
     }
     this.pollDisabled = options.disablePoll === true;
     this.pollMin = options.pollMinMs ?? 5;
-    this.pollMax = options.pollMaxMs ?? (fileEvents ? 5000 : 100);
+    this.pollMax = options.pollMaxMs ?? (fileEvents ? 30_000 : 100);
     this.pollMaxUnproven = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
     this.pollInterval = this.pollMin;
   }
