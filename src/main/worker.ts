@@ -237,7 +237,12 @@ export class Worker<P, R> {
     if (this.inflight.size > 0) this.scheduleInflightCheck();
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
-    queueMicrotask(() => {
+    // A macrotask, not a microtask: our own claim's commit wakes us again,
+    // and the completion flush (also setImmediate, scheduled earlier) must
+    // commit the acks before the next claim, or a busy queue would be
+    // drained in one microtask chain that starves the event loop and
+    // leaves every finished job "processing" in front of the claim index.
+    setImmediate(() => {
       this.wakeScheduled = false;
       this.fill();
     });

@@ -216,6 +216,32 @@ describe("queue.work", () => {
     }
   });
 
+  it("drains a backlog in turns of the event loop, acking as it goes", async () => {
+    const q = h.db.queue("q");
+    h.db.transaction(() => {
+      for (let i = 0; i < 2000; i++) q.enqueue(i);
+    });
+    const processing = h.db.raw.prepare(
+      "SELECT count(*) FROM _honker_live WHERE queue = 'q' AND state = 'processing'",
+    );
+    let done = 0;
+    let processingAtHalf = -1;
+    const worker = q.work(
+      () => {
+        done++;
+        if (done === 1000) processingAtHalf = processing.pluck().get() as number;
+      },
+      { concurrency: 32 },
+    );
+    // A timer set now fires while the backlog drains, not after it.
+    const doneWhenTimerFired = await new Promise<number>((r) => setTimeout(() => r(done), 0));
+    await until(h.db, () => done === 2000, 10_000, "the backlog");
+    await worker.stop();
+    assert.ok(doneWhenTimerFired < 2000, `the timer waited for all ${doneWhenTimerFired} jobs`);
+    // Finished jobs are acked before the next claim: at most two batches in flight.
+    assert.ok(processingAtHalf <= 64, `${processingAtHalf} jobs left processing`);
+  });
+
   it("db.close() stops workers gracefully", async () => {
     const q = h.db.queue("q");
     const started = deferred();
