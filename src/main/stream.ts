@@ -145,6 +145,8 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
   private failure: unknown = null;
   private closed = false;
   private pending: Promise<IteratorResult<E>> | null = null;
+  /** The last read filled a whole batch (set until the next read). */
+  private backlog = false;
   private readonly cleanups: (() => void)[] = [];
 
   protected constructor(db: AnyDatabase, batchSize: number, signal: AbortSignal | undefined) {
@@ -280,6 +282,14 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
         this.release();
         return { value: undefined, done: true };
       }
+      if (this.backlog) {
+        // The last read filled a whole batch: more are waiting. Let timers
+        // and I/O run before the next one, so replaying a long history does
+        // not hold the event loop for all of it.
+        this.backlog = false;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
       if (!this.db.raw.inTransaction) {
         let batch: E[];
         try {
@@ -294,6 +304,7 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
         if (batch.length > 0) {
           this.buffer = batch;
           this.bufferAt = 0;
+          this.backlog = batch.length >= this.batchSize;
           continue;
         }
       }
