@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "node:test";
 import Database from "better-sqlite3";
 import { getLoadablePath } from "../../src/extension/index.ts";
 
@@ -32,8 +33,10 @@ export function openDb(path: string, opts: { bootstrap?: boolean } = {}): Db {
   return db;
 }
 
+export type FreshDb = { db: Db; path: string; dir: string; close: () => void };
+
 /** A bootstrapped database in a fresh temp folder; `close()` removes the folder. */
-export function freshDb(): { db: Db; path: string; dir: string; close: () => void } {
+export function freshDb(): FreshDb {
   const { dir, cleanup } = tempDir();
   const path = join(dir, "app.db");
   const db = openDb(path);
@@ -46,6 +49,16 @@ export function freshDb(): { db: Db; path: string; dir: string; close: () => voi
       cleanup();
     },
   };
+}
+
+/** Gives every test of the file its own fresh database (closed after the test). */
+export function freshDbEachTest(use: (ctx: FreshDb) => void): void {
+  let ctx: FreshDb | null = null;
+  beforeEach(() => {
+    ctx = freshDb();
+    use(ctx);
+  });
+  afterEach(() => ctx?.close());
 }
 
 /** Runs `SELECT <expr>` and returns the single value. */

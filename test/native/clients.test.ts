@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { getLoadablePath } from "../../src/extension/index.ts";
 import {
   lines,
@@ -9,7 +9,7 @@ import {
   runShell,
   shellSkipReason,
 } from "../helpers/clients.ts";
-import { type Db, freshDb, json, scalar } from "../helpers/db.ts";
+import { type Db, type FreshDb, freshDbEachTest, json, scalar } from "../helpers/db.ts";
 
 type Claimed = {
   attempts: number;
@@ -29,13 +29,12 @@ type StreamEvent = {
 
 const ext = getLoadablePath();
 
-let ctx: ReturnType<typeof freshDb>;
+let ctx: FreshDb;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  ctx = c;
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 const enqueue = (queue: string, payload: string) =>
   scalar<number>(db, "honker_enqueue(?, ?, NULL, NULL, 0, 3, NULL)", queue, payload);

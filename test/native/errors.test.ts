@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb } from "../helpers/db.ts";
+import { describe, it } from "node:test";
+import { type Db, type FreshDb, freshDb, freshDbEachTest } from "../helpers/db.ts";
 
-let ctx: ReturnType<typeof freshDb>;
+let ctx: FreshDb;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  ctx = c;
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 /** Row counts of every honker table: a refused call must change none. */
 function snapshot(): Record<string, number> {

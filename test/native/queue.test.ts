@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb, json, now, scalar } from "../helpers/db.ts";
+import { describe, it } from "node:test";
+import { type Db, freshDbEachTest, json, now, scalar } from "../helpers/db.ts";
 
 type Claimed = {
   attempts: number;
@@ -11,13 +11,10 @@ type Claimed = {
   worker_id: string;
 };
 
-let ctx: ReturnType<typeof freshDb>;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 const enqueue = (queue: string, payload: unknown, opts: Partial<Record<string, number>> = {}) =>
   scalar<number>(

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb, now, scalar } from "../helpers/db.ts";
+import { describe, it } from "node:test";
+import { type Db, freshDbEachTest, now, scalar } from "../helpers/db.ts";
 
-let ctx: ReturnType<typeof freshDb>;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 const count = (table: string) => scalar<number>(db, `(SELECT count(*) FROM ${table})`);
 

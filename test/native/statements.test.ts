@@ -5,8 +5,8 @@
  * full prepare per claim. `honker_x_statement_stats()` exposes the counters.
  */
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb, json, scalar } from "../helpers/db.ts";
+import { describe, it } from "node:test";
+import { type Db, freshDbEachTest, json, scalar } from "../helpers/db.ts";
 
 interface StatementStats {
   fullscan_steps: number;
@@ -14,13 +14,10 @@ interface StatementStats {
   sorts: number;
 }
 
-let ctx: ReturnType<typeof freshDb>;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 const stats = () => json<StatementStats>(db, "honker_x_statement_stats()");
 

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, it } from "node:test";
-import { type Db, freshDb, json, openDb, scalar, tempDir } from "../helpers/db.ts";
+import { describe, it } from "node:test";
+import { type Db, freshDbEachTest, json, openDb, scalar, tempDir } from "../helpers/db.ts";
 
-let ctx: ReturnType<typeof freshDb>;
 let db: Db;
-beforeEach(() => {
-  ctx = freshDb();
-  db = ctx.db;
+freshDbEachTest((c) => {
+  db = c.db;
 });
-afterEach(() => ctx.close());
 
 type Event = {
   created_at: number;
