@@ -128,6 +128,28 @@ export function prunePasses(
   return total;
 }
 
+/** How long iterators may keep one turn of the event loop busy with a backlog. */
+const YIELD_AFTER_MS = 10;
+let turnStartedAt = 0;
+let turnMarked = false;
+
+/**
+ * Milliseconds since the first call in the current turn of the event loop
+ * (a setImmediate marks the turn's end). Shared by every iterator, so ten
+ * subscribers replaying at once still give the loop back after about YIELD_AFTER_MS.
+ */
+function turnAgeMs(): number {
+  const t = performance.now();
+  if (!turnMarked) {
+    turnMarked = true;
+    turnStartedAt = t;
+    setImmediate(() => {
+      turnMarked = false;
+    });
+  }
+  return t - turnStartedAt;
+}
+
 /**
  * The live-tail machinery shared by stream subscriptions and listeners: a
  * watcher subscription taken before the first read, a cursor, and a buffer
@@ -283,12 +305,16 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
         return { value: undefined, done: true };
       }
       if (this.backlog) {
-        // The last read filled a whole batch: more are waiting. Let timers
-        // and I/O run before the next one, so replaying a long history does
-        // not hold the event loop for all of it.
+        // The last read filled a whole batch: more are waiting. Once this
+        // turn of the event loop has run for YIELD_AFTER_MS, let timers
+        // and I/O run before reading on, so replaying a long history does
+        // not hold the loop for all of it (a short burst is still handed
+        // out at once).
         this.backlog = false;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        continue;
+        if (turnAgeMs() > YIELD_AFTER_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
       }
       if (!this.db.raw.inTransaction) {
         let batch: E[];
