@@ -7,8 +7,11 @@
  * tens to hundreds of milliseconds. Instead the host's connection turns
  * automatic checkpoints off and a worker thread with its own connection
  * runs PASSIVE checkpoints (which never block writers) shortly after
- * commits. Nothing runs while the database is idle.
+ * commits, once the -wal file has grown past a threshold. Nothing runs
+ * while the database is idle, and no thread exists until the WAL is big
+ * enough to need one.
  */
+import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
@@ -38,6 +41,8 @@ parentPort.on("message", (m) => {
 
 export interface CheckpointStats {
   requested: number;
+  /** Timer runs that found the -wal file below the threshold. */
+  skipped: number;
   completed: number;
   failed: number;
   lastLog: number;
@@ -54,15 +59,19 @@ export class Checkpointer {
   private closed = false;
   readonly stats: CheckpointStats = {
     requested: 0,
+    skipped: 0,
     completed: 0,
     failed: 0,
     lastLog: 0,
     lastCheckpointed: 0,
   };
 
-  constructor(path: string, options: { delayMs?: number } = {}) {
+  private readonly minWalBytes: number;
+
+  constructor(path: string, options: { delayMs?: number; minWalBytes?: number } = {}) {
     this.path = path;
     this.delayMs = options.delayMs ?? 100;
+    this.minWalBytes = Math.max(0, options.minWalBytes ?? 4 * 1024 * 1024);
   }
 
   /** A local commit happened: checkpoint within delayMs (coalesced). */
@@ -77,6 +86,14 @@ export class Checkpointer {
 
   private request(): void {
     if (this.closed) return;
+    // stat() opens nothing, so SQLite's POSIX locks on -wal are safe. The
+    // file keeps its size after a checkpoint resets it, so once past the
+    // threshold every burst of commits is checkpointed, as before.
+    const wal = statSync(`${this.path}-wal`, { throwIfNoEntry: false });
+    if ((wal?.size ?? 0) < this.minWalBytes) {
+      this.stats.skipped++;
+      return;
+    }
     if (this.busy) {
       this.again = true;
       return;

@@ -53,6 +53,13 @@ export interface OpenOptions {
    * SQLite's automatic checkpoint (wal_autocheckpoint = 10000) in commits.
    */
   checkpoints?: "background" | "inline";
+  /**
+   * Background checkpoints start once the -wal file has reached this size
+   * (default 4 MiB, about SQLite's own 1,000-page threshold). Below it no
+   * checkpoint thread runs at all: an app that writes a little never pays
+   * for one.
+   */
+  checkpointAfterWalBytes?: number;
 }
 
 /** Something `close()` must stop first (workers, subscriptions, the scheduler). */
@@ -210,7 +217,10 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       return result;
     });
     this.schedulerOptions = options.scheduler;
-    this.checkpointer = options.checkpoints === "inline" ? null : new Checkpointer(this.path);
+    this.checkpointer =
+      options.checkpoints === "inline"
+        ? null
+        : new Checkpointer(this.path, { minWalBytes: options.checkpointAfterWalBytes });
     if (options.retention === false) {
       this.retention = null;
     } else {

@@ -12,7 +12,7 @@ async function eventually(predicate: () => boolean, ms: number, what: string): P
 
 describe("background checkpoints", () => {
   it("checkpoint the WAL from a worker thread after commits, not inside them", async () => {
-    const h = freshHost();
+    const h = freshHost({ checkpointAfterWalBytes: 0 });
     try {
       const q = h.db.queue("q");
       for (let i = 0; i < 50; i++) h.db.transaction(() => q.enqueue({ i }));
@@ -40,6 +40,23 @@ describe("background checkpoints", () => {
     }
   });
 
+  it("starts no thread while the -wal file is below the threshold, and checkpoints once it is above", async () => {
+    const h = freshHost({ checkpointAfterWalBytes: 256 * 1024 });
+    try {
+      const cp = h.db.checkpointer;
+      assert.ok(cp);
+      const q = h.db.queue("q");
+      for (let i = 0; i < 5; i++) h.db.transaction(() => q.enqueue({ i }));
+      await eventually(() => cp.stats.skipped > 0, 5000, "a skipped checkpoint");
+      assert.equal(cp.stats.requested, 0);
+      const pad = "x".repeat(4000);
+      for (let i = 0; i < 100; i++) h.db.transaction(() => q.enqueue({ i, pad }));
+      await eventually(() => cp.stats.completed > 0, 5000, "a checkpoint past the threshold");
+    } finally {
+      await h.close();
+    }
+  });
+
   it("can be switched off, keeping SQLite's automatic checkpoints", async () => {
     const h = freshHost({ checkpoints: "inline" });
     try {
@@ -52,7 +69,7 @@ describe("background checkpoints", () => {
 
   it("close() stops the worker thread", async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r === "MessagePort").length;
-    const h = freshHost();
+    const h = freshHost({ checkpointAfterWalBytes: 0 });
     h.db.queue("q").enqueue(1);
     await eventually(() => (h.db.checkpointer?.stats.completed ?? 0) > 0, 5000, "a checkpoint");
     await h.close();
