@@ -15,8 +15,8 @@
  *   waiter with HONKER_WATCHER_DEAD instead of hanging.
  * - Waiters that give up leave nothing behind.
  */
-import { type FSWatcher, type Stats, statSync, watch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { type FSWatcher, type Stats, statSync, unlinkSync, watch, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { HonkerError } from "./errors.ts";
 
@@ -57,6 +57,8 @@ function identity(path: string): FileIdentity | null {
   return { dev: st.dev, ino: st.ino };
 }
 
+let probeCounter = 0;
+
 export class Watcher {
   readonly path: string;
   private readonly conn: Database.Database;
@@ -82,6 +84,7 @@ export class Watcher {
   private readonly watchedNames: Set<string>;
   private readonly dbName: string;
   private trailingCheck: NodeJS.Timeout | null = null;
+  private probeName: string | null = null;
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
@@ -112,6 +115,7 @@ export class Watcher {
           this.onFileEvent(event, name),
         );
         this.fsWatcher.on("error", () => this.stopFileEvents());
+        this.probeFileEvents(dirname(path), base);
       } catch {
         fileEvents = false;
       }
@@ -121,6 +125,14 @@ export class Watcher {
     this.pollMax = options.pollMaxMs ?? (fileEvents ? 30_000 : 100);
     this.pollMaxUnproven = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
     this.pollInterval = this.pollMin;
+  }
+
+  /**
+   * True once the platform has delivered a file-system event for the
+   * database's directory (then the idle poll backs off to `pollMaxMs`).
+   */
+  get fileEventsWork(): boolean {
+    return this.fileEventsProven;
   }
 
   /** True once the database file was replaced or deleted, or close() ran. */
@@ -278,8 +290,29 @@ export class Watcher {
     });
   }
 
+  /**
+   * Creates and removes a file of our own beside the database: its event
+   * proves that this directory reports changes, so the poll may back off
+   * to its long idle interval even in a process that never writes. (A
+   * different file: SQLite's locks on the database files are untouched.)
+   */
+  private probeFileEvents(dir: string, base: string): void {
+    const name = `.${base}-honker-watch-${process.pid}-${++probeCounter}`;
+    try {
+      writeFileSync(join(dir, name), "", { flag: "wx" });
+      unlinkSync(join(dir, name));
+      this.probeName = name;
+    } catch {
+      // A read-only directory: stay with the shorter ceiling.
+    }
+  }
+
   private onFileEvent(event: string, name: string | Buffer | null): void {
     const file = name === null ? null : String(name);
+    if (file !== null && file === this.probeName) {
+      this.fileEventsProven = true;
+      return;
+    }
     if (file !== null && !this.watchedNames.has(file)) return;
     this.stats.fileEvents++;
     // Events for our files arrive (even for our own commits): the platform

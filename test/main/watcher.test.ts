@@ -5,8 +5,9 @@
  * database file alone (checkpoints) do not.
  */
 import assert from "node:assert/strict";
-import { existsSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, utimesSync } from "node:fs";
 import { afterEach, test } from "node:test";
+import { open } from "../../src/main/database.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
 import { freshHost, type Host } from "../helpers/host.ts";
 
@@ -68,4 +69,27 @@ test("a change to the database file alone (as a checkpoint makes) triggers no ch
   await waitFor(() => w.stats.fileEvents > events, 2000, "the database file event");
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(w.stats.checks, checks);
+});
+
+test("a process that never writes still learns that file events work, and leaves no probe file", async () => {
+  const first = freshHost({ retention: false, checkpoints: "inline" });
+  await first.db.close();
+  // Opened again: the schema is there, so open() writes nothing.
+  const again = open(first.path, { retention: false, checkpoints: "inline" });
+  host = {
+    ...first,
+    db: again,
+    close: async () => {
+      await again.close();
+      await first.close();
+    },
+  };
+  const w = host.db.watcher;
+  await waitFor(() => w.fileEventsWork, 2000, "the probe's file event");
+  assert.equal(w.stats.fileEvents, 0, "no event from a write of ours");
+  assert.deepEqual(
+    readdirSync(host.dir).filter((f) => f.includes("honker-watch")),
+    [],
+    "probe files left behind",
+  );
 });
