@@ -636,8 +636,8 @@ async function sectionIdle(): Promise<void> {
   try {
     await c.next("ready");
     await floor.next("ready");
-    const r = (await c.next("result", 90_000)).windows as Record<string, unknown>[];
-    const f = (await floor.next("result", 90_000)).windows as Record<string, unknown>[];
+    const r = (await c.next("result", 150_000)).windows as Record<string, unknown>[];
+    const f = (await floor.next("result", 150_000)).windows as Record<string, unknown>[];
     const labels = ["2-12 s after start", "steady state, 30-90 s"];
     r.forEach((w, i) => {
       console.log(

@@ -6,6 +6,7 @@
  */
 import { HonkerError } from "./errors.ts";
 import type { ClaimedJob, Queue } from "./queue.ts";
+import type { WakeReason } from "./watcher.ts";
 
 /** What a handler receives. */
 export interface JobContext<P> {
@@ -120,6 +121,8 @@ export class Worker<P, R> {
   private wakeScheduled = false;
   /** The last fill left jobs unclaimed for want of a free slot. */
   private refillOnFinish = false;
+  /** Another process committed since the last fill. */
+  private remoteSinceFill = false;
   private completions: { id: number; result: R }[] = [];
   private flushScheduled = false;
   private lastInflightCheck = 0;
@@ -172,7 +175,7 @@ export class Worker<P, R> {
     db.assertOpen("work()");
     this.running = true;
     // Subscribe before the first claim so a commit in between is not missed.
-    this.unsubscribe = db.watcher.subscribe(() => this.onWake());
+    this.unsubscribe = db.watcher.subscribe((reason) => this.onWake(reason));
     this.undead = db.watcher.onDead((err) => {
       this.fatal = err;
       void this.stop({ graceMs: 0 });
@@ -232,8 +235,9 @@ export class Worker<P, R> {
 
   // ---- internals ---------------------------------------------------------
 
-  private onWake(): void {
+  private onWake(reason?: WakeReason): void {
     if (!this.running) return;
+    if (reason === "remote") this.remoteSinceFill = true;
     if (this.inflight.size > 0) this.scheduleInflightCheck();
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
@@ -258,12 +262,18 @@ export class Worker<P, R> {
         this.refillOnFinish = true;
         return;
       }
-      // Most wakes find nothing to claim (another queue's commit, our own
-      // acks): a read answers that without taking the write lock.
-      const ready = this.queue.readyAt();
-      if (ready === 0 || ready * 1000 > Date.now()) {
-        this.queue.database.watcher.setDeadline(this, ready > 0 ? ready * 1000 : null);
-        return;
+      // Our own commits (acks, other local writes) and deadlines usually
+      // find nothing to claim: a read answers that without taking the write
+      // lock. Another process's commit is claimed at once, the fastest path
+      // from its enqueue to our handler.
+      const remote = this.remoteSinceFill;
+      this.remoteSinceFill = false;
+      if (!remote) {
+        const ready = this.queue.readyAt();
+        if (ready === 0 || ready * 1000 > Date.now()) {
+          this.queue.database.watcher.setDeadline(this, ready > 0 ? ready * 1000 : null);
+          return;
+        }
       }
       while (this.running && this.inflight.size < this.concurrency) {
         const want = Math.min(this.batchSize, this.concurrency - this.inflight.size);
