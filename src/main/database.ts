@@ -152,6 +152,8 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   readonly checkpointer: Checkpointer | null;
   /** The background retention task (null when disabled). */
   readonly retention: Retention | null;
+  private readonly busyTimeoutMs: number;
+  private busyTimeoutStmt!: Database.Statement;
 
   constructor(path: string, options: OpenOptions = {}) {
     refuseMemory(path);
@@ -162,6 +164,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
         `open(${path}): the directory ${dirname(abs)} does not exist; create it first.`,
       );
     }
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     let raw: Database.Database;
     try {
       raw = new Database(abs);
@@ -169,7 +172,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       throw fromSqlite(err, `open(${path})`);
     }
     try {
-      raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      raw.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
       raw.pragma("journal_mode = WAL");
       raw.pragma("synchronous = NORMAL");
       raw.pragma("foreign_keys = ON");
@@ -187,9 +190,8 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       // Our busy handler polls the lock every few tens of microseconds instead of
       // sleeping 1..100 ms, so a wait for another process's commit does not stall
       // the event loop for longer than that commit.
-      raw
-        .prepare("SELECT honker_busy_timeout(?)")
-        .get(Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)));
+      this.busyTimeoutStmt = raw.prepare("SELECT honker_busy_timeout(?)");
+      this.busyTimeoutStmt.get(this.busyTimeoutMs);
       raw.prepare("SELECT honker_bootstrap()").get();
     } catch (err) {
       raw.close();
@@ -260,6 +262,20 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     }
     if (!this.raw.inTransaction) this.committed();
     return out;
+  }
+
+  /**
+   * Runs housekeeping (retention) that can wait: if another process holds
+   * the write lock, give up after `ms` with HONKER_BUSY instead of holding
+   * this thread's event loop for the whole busy timeout.
+   */
+  withShortBusyWait<T>(fn: () => T, ms = 50): T {
+    this.busyTimeoutStmt.get(ms);
+    try {
+      return fn();
+    } finally {
+      if (this.raw.open) this.busyTimeoutStmt.get(this.busyTimeoutMs);
+    }
   }
 
   /** Runs a read, mapping SQLite errors to HonkerError. */

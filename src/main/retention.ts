@@ -8,7 +8,7 @@
  */
 import type Database from "better-sqlite3";
 import type { HonkerDatabase } from "./database.ts";
-import { invalid } from "./errors.ts";
+import { invalid, isHonkerError } from "./errors.ts";
 
 /** Any schema: these APIs do not depend on queue or channel names. */
 // biome-ignore lint/suspicious/noExplicitAny: works with every schema
@@ -57,6 +57,8 @@ interface Resolved {
 const MAX_SECONDS = 315_360_000;
 /** How soon the timer returns when a pass left rows behind. */
 const CATCH_UP_MS = 250;
+/** Retry delay after another process held the write lock through a pass. */
+const BUSY_RETRY_MS = 1000;
 
 function option(
   options: RetentionOptions,
@@ -209,13 +211,15 @@ export class Retention {
       this.close();
       return;
     }
-    let more = false;
+    let delay = this.options.intervalMs ?? 60_000;
     try {
-      more = this.runOnce().more;
+      // Housekeeping can wait for another process's transaction; the event loop should not.
+      if (this.db.withShortBusyWait(() => this.runOnce()).more) delay = CATCH_UP_MS;
     } catch (err) {
-      this.report(err);
+      if (isHonkerError(err, "HONKER_BUSY")) delay = BUSY_RETRY_MS;
+      else this.report(err);
     }
-    if (this.untrack) this.schedule(more ? CATCH_UP_MS : (this.options.intervalMs ?? 60_000));
+    if (this.untrack) this.schedule(delay);
   }
 
   private report(err: unknown): void {

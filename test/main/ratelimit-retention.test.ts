@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
 import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { rateLimit, sweepRateLimits } from "../../src/main/ratelimit.ts";
@@ -248,4 +249,34 @@ it("refuses a negative age or a zero batch", () => {
     (err: unknown) =>
       isHonkerError(err, "HONKER_INVALID_ARGUMENT") && err.message.includes("batch"),
   );
+});
+
+it("a retention pass gives up at once while another process holds the write lock, and runs after it", async () => {
+  const { dir, cleanup } = tempDir();
+  const path = join(dir, "app.db");
+  const created = open(path, { retention: false });
+  await created.close();
+  const other = new Database(path);
+  other.exec("BEGIN IMMEDIATE");
+  // Opening writes nothing (the schema is there); retention's first pass runs at once.
+  const db = open(path, { busyTimeoutMs: 2000 });
+  cleanups.push(
+    cleanup,
+    () => db.close(),
+    () => {
+      other.close();
+    },
+  );
+  const passes: RetentionReport[] = [];
+  db.retention?.onPass((r) => passes.push(r));
+  const started = Date.now();
+  await sleep(100);
+  assert.ok(Date.now() - started < 1000, `the event loop stalled ${Date.now() - started} ms`);
+  assert.equal(passes.length, 0, "no pass while the lock is held");
+  other.exec("ROLLBACK");
+  const deadline = Date.now() + 5000;
+  while (passes.length === 0 && Date.now() < deadline) await sleep(20);
+  assert.equal(passes.length, 1, "the pass ran once the lock was free");
+  // The connection's own busy timeout is back for the app's writes.
+  assert.equal(db.raw.prepare("SELECT honker_busy_timeout()").pluck().get(), 2000);
 });
