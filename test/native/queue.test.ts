@@ -321,6 +321,27 @@ describe("sweep and next claim", () => {
     const c = claim("p", "w", 1, 100);
     assert.equal(scalar(db, "honker_queue_next_claim_at('p')"), (c[0]?.claim_expires_at ?? 0) + 1);
   });
+
+  it("ready_at is now when a claim would find work, else next_claim_at", () => {
+    const readyAt = (q: string) => scalar<number>(db, "honker_x_queue_ready_at(?)", q);
+    assert.equal(readyAt("q"), 0, "an empty queue");
+    enqueue("q", 1, { runAt: 2_000_000_000 });
+    assert.equal(readyAt("q"), 2_000_000_000, "only a future job");
+    enqueue("q", 2);
+    const t = now();
+    assert.ok(readyAt("q") >= t && readyAt("q") <= t + 1, "a due job: now");
+    const c = claim("q", "w", 1, 100);
+    assert.equal(readyAt("q"), (c[0]?.claim_expires_at ?? 0) + 1, "claimed: when its claim lapses");
+    db.prepare("UPDATE _honker_live SET claim_expires_at = ? WHERE state = 'processing'").run(
+      t - 1,
+    );
+    assert.ok(readyAt("q") >= t, "an expired claim is claimable: now");
+    db.prepare("UPDATE _honker_live SET attempts = max_attempts WHERE state = 'processing'").run();
+    assert.ok(readyAt("q") >= t, "an exhausted job for the claim to dead-letter: now");
+    claim("q", "w", 1, 100);
+    assert.equal(dead().length, 1, "the claim dead-lettered it");
+    assert.equal(readyAt("q"), 2_000_000_000);
+  });
 });
 
 describe("transactions", () => {
