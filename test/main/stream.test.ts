@@ -363,7 +363,7 @@ test("replaying a long history lets timers run before it ends", async () => {
   for await (const _event of sub) {
     if (++handled === total) break;
   }
-  // Iterators give the loop back after about 10 ms of a backlog.
+  // Iterators give the loop back after about 20 ms of a backlog.
   const atTimer = await handledWhenTimerFired;
   assert.ok(atTimer < total, "the timer waited for the whole replay");
 });
