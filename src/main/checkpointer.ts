@@ -89,8 +89,14 @@ export class Checkpointer {
     // stat() opens nothing, so SQLite's POSIX locks on -wal are safe. The
     // file keeps its size after a checkpoint resets it, so once past the
     // threshold every burst of commits is checkpointed, as before.
-    const wal = statSync(`${this.path}-wal`, { throwIfNoEntry: false });
-    if ((wal?.size ?? 0) < this.minWalBytes) {
+    let walBytes = 0;
+    try {
+      walBytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    } catch {
+      // Unreadable: checkpoint anyway, SQLite will say what is wrong.
+      walBytes = Number.POSITIVE_INFINITY;
+    }
+    if (walBytes < this.minWalBytes) {
       this.stats.skipped++;
       return;
     }
