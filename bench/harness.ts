@@ -60,6 +60,13 @@ export interface PairResult {
 }
 
 /** Alternates floor and ours for `rounds` rounds (after one warm-up each). */
+/** A floor/ours body that calls `fn` once per `perCall` ops (n ops in all). */
+export function repeat(fn: () => void, perCall = 1): (n: number) => void {
+  return (n) => {
+    for (let i = 0; i < n / perCall; i++) fn();
+  };
+}
+
 export function comparePair(p: Pair, rounds = 7): PairResult {
   p.setup?.();
   p.floor(Math.max(1, Math.floor(p.ops / 5)));

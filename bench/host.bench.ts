@@ -24,6 +24,7 @@ import {
   RAW_ACK_MANY,
   RAW_CLAIM,
   RAW_INSERT,
+  repeat,
 } from "./harness.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -295,36 +296,24 @@ async function sectionApi(): Promise<void> {
         ops: 5000,
         goal: 0.9,
         setup: clear,
-        floor: (n) => {
-          for (let i = 0; i < n; i++) rawOne();
-        },
-        ours: (n) => {
-          for (let i = 0; i < n; i++) oursOne();
-        },
+        floor: repeat(rawOne),
+        ours: repeat(oursOne),
       }),
       comparePair({
         name: "claim + ack, one job at a time",
         ops: 3000,
         goal: 0.8,
         setup: refill(4000),
-        floor: (n) => {
-          for (let i = 0; i < n; i++) rawClaimAck();
-        },
-        ours: (n) => {
-          for (let i = 0; i < n; i++) oursClaimAck();
-        },
+        floor: repeat(rawClaimAck),
+        ours: repeat(oursClaimAck),
       }),
       comparePair({
         name: "claim + ackMany, batches of 32 (jobs/s)",
         ops: 3200,
         goal: 0.8,
         setup: refill(4000),
-        floor: (n) => {
-          for (let i = 0; i < n / 32; i++) rawBatch();
-        },
-        ours: (n) => {
-          for (let i = 0; i < n / 32; i++) oursBatch();
-        },
+        floor: repeat(rawBatch, 32),
+        ours: repeat(oursBatch, 32),
       }),
     ];
     // In a synchronous loop the watcher's post-commit check (a microtask)

@@ -13,6 +13,7 @@ import {
   RAW_CLAIM,
   RAW_INSERT,
   rate,
+  repeat,
 } from "./harness.ts";
 
 const PAYLOAD = JSON.stringify({ user: 42, action: "sync", items: [1, 2, 3] });
@@ -44,24 +45,16 @@ function enqueueCases(db: Db): PairResult[] {
       ops: 5000,
       goal: 0.9,
       setup: clear,
-      floor: (n) => {
-        for (let i = 0; i < n; i++) rawOne();
-      },
-      ours: (n) => {
-        for (let i = 0; i < n; i++) oursOne();
-      },
+      floor: repeat(rawOne),
+      ours: repeat(oursOne),
     }),
     comparePair({
       name: "enqueue, 100 jobs per transaction (jobs/s)",
       ops: 20000,
       goal: 0.8,
       setup: clear,
-      floor: (n) => {
-        for (let i = 0; i < n / 100; i++) rawHundred();
-      },
-      ours: (n) => {
-        for (let i = 0; i < n / 100; i++) oursHundred();
-      },
+      floor: repeat(rawHundred, 100),
+      ours: repeat(oursHundred, 100),
     }),
   ];
 }

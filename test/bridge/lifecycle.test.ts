@@ -19,6 +19,7 @@ import {
   sleep,
   watcherListeners,
 } from "../helpers/bridge-raw.ts";
+import { TS_FLAGS } from "../helpers/db.ts";
 import { freshHost, type Host } from "../helpers/host.ts";
 
 type Schema = {
@@ -54,7 +55,7 @@ function startPage(scenario: string, options: Parameters<typeof serveNodePort>[3
   const { port1, port2 } = new MessageChannel();
   const session = serveNodePort(h.db, port1, grants, options);
   const worker = new Worker(new URL("../fixtures/bridge-lifecycle-page.ts", import.meta.url), {
-    execArgv: ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"],
+    execArgv: TS_FLAGS,
     workerData: { port: port2, scenario },
     transferList: [port2],
   });

@@ -4,6 +4,7 @@ import type { Grants, ServeOptions } from "../../src/main/bridge/grants.ts";
 import { serveNodePort } from "../../src/main/bridge/node.ts";
 import type { BridgeSession } from "../../src/main/bridge/session.ts";
 import type { HonkerDatabase } from "../../src/main/database.ts";
+import { TS_FLAGS } from "./db.ts";
 
 export interface PageRun {
   worker: Worker;
@@ -23,7 +24,7 @@ export function runPage(
   const { port1, port2 } = new MessageChannel();
   const session = serveNodePort(db, port1, grants, options);
   const worker = new Worker(new URL("../fixtures/bridge-page.ts", import.meta.url), {
-    execArgv: ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"],
+    execArgv: TS_FLAGS,
     workerData: { port: port2, scenario },
     transferList: [port2],
   });

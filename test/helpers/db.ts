@@ -8,6 +8,28 @@ import { getLoadablePath } from "../../src/extension/index.ts";
 
 export type Db = Database.Database;
 
+/** Node flags that run the project's TypeScript directly (children, worker threads). */
+export const TS_FLAGS = ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"];
+
+/** A row of honker_claim_batch's JSON. */
+export type ClaimedRow = {
+  attempts: number;
+  claim_expires_at: number;
+  id: number;
+  payload: string;
+  queue: string;
+  worker_id: string;
+};
+
+/** A row of honker_stream_read_since's JSON. */
+export type StreamRow = {
+  created_at: number;
+  key: string | null;
+  offset: number;
+  payload: string;
+  topic: string;
+};
+
 /** A fresh temp folder, removed by the returned cleanup. */
 export function tempDir(prefix = "honker-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { type Db, json, openDb, scalar, tempDir } from "../helpers/db.ts";
+import {
+  type ClaimedRow,
+  type Db,
+  json,
+  openDb,
+  type StreamRow,
+  scalar,
+  tempDir,
+} from "../helpers/db.ts";
 import {
   type HonkerDatabase,
   type HonkerTransaction,
@@ -17,33 +25,18 @@ import {
 const upstream = loadUpstream();
 const skip = "reason" in upstream ? `honker interop skipped: ${upstream.reason}` : false;
 
-type Claimed = {
-  attempts: number;
-  claim_expires_at: number;
-  id: number;
-  payload: string;
-  queue: string;
-  worker_id: string;
-};
-type StreamEvent = {
-  created_at: number;
-  key: string | null;
-  offset: number;
-  payload: string;
-  topic: string;
-};
 type Fire = { fire_at: number; job_id: number; name: string; queue: string };
 type MasterRow = { type: string; name: string; tbl_name: string; sql: string | null };
 
 /** The claim fields that do not depend on the clock. */
-const stable = (c: Claimed) => ({
+const stable = (c: ClaimedRow) => ({
   attempts: c.attempts,
   id: c.id,
   payload: c.payload,
   queue: c.queue,
   worker_id: c.worker_id,
 });
-const events = (list: StreamEvent[]) =>
+const events = (list: StreamRow[]) =>
   list.map((e) => ({ key: e.key, offset: e.offset, payload: e.payload, topic: e.topic }));
 
 /** A database file in its own temp folder, removed afterwards. */
@@ -160,8 +153,8 @@ describe("interop with upstream honker 0.5.1", { skip }, () => {
       );
 
       withOurs(path, (db) => {
-        const first = json<Claimed[]>(db, "honker_claim_batch('emails', 'ours', 1, 60)");
-        const second = json<Claimed[]>(db, "honker_claim_batch('emails', 'ours', 5, 60)");
+        const first = json<ClaimedRow[]>(db, "honker_claim_batch('emails', 'ours', 1, 60)");
+        const second = json<ClaimedRow[]>(db, "honker_claim_batch('emails', 'ours', 5, 60)");
         assert.deepEqual([...first, ...second].map(stable), [
           { attempts: 1, id: 2, payload: '"urgent"', queue: "emails", worker_id: "ours" },
           {
@@ -175,7 +168,7 @@ describe("interop with upstream honker 0.5.1", { skip }, () => {
         assert.equal(scalar(db, "honker_ack_batch('[1,2]', 'ours')"), 2);
 
         assert.deepEqual(
-          events(json<StreamEvent[]>(db, "honker_stream_read_since('orders', 0, 10)")),
+          events(json<StreamRow[]>(db, "honker_stream_read_since('orders', 0, 10)")),
           [
             { key: "o-1", offset: 1, payload: '{"n":1}', topic: "orders" },
             { key: null, offset: 2, payload: "[2]", topic: "orders" },
@@ -237,7 +230,7 @@ describe("interop with upstream honker 0.5.1", { skip }, () => {
               10,
               60,
             ]),
-          ) as Claimed[];
+          ) as ClaimedRow[];
           assert.deepEqual([...claimed].sort((a, b) => a.id - b.id).map(stable), [
             { attempts: 1, id: 1, payload: '{"id":41}', queue: "reports", worker_id: "honker" },
             { attempts: 1, id: 2, payload: '{"id":42}', queue: "reports", worker_id: "honker" },
@@ -247,7 +240,7 @@ describe("interop with upstream honker 0.5.1", { skip }, () => {
 
           const read = JSON.parse(
             one<string>(tx, "SELECT honker_stream_read_since(?, ?, ?) AS r", ["audit", 0, 10]),
-          ) as StreamEvent[];
+          ) as StreamRow[];
           assert.deepEqual(events(read), [
             { key: "user-1", offset: 1, payload: '{"did":"login"}', topic: "audit" },
             { key: null, offset: 2, payload: '"logout"', topic: "audit" },
@@ -441,7 +434,7 @@ describe("interop with upstream honker 0.5.1", { skip }, () => {
           assert.equal(one(tx, "PRAGMA integrity_check"), "ok");
           const claimed = JSON.parse(
             one<string>(tx, "SELECT honker_claim_batch(?, ?, ?, ?) AS r", ["q", "h", 1, 60]),
-          ) as Claimed[];
+          ) as ClaimedRow[];
           assert.deepEqual(claimed.map(stable), [
             { attempts: 1, id: 1, payload: '"ours"', queue: "q", worker_id: "h" },
           ]);

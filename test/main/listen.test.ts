@@ -12,6 +12,7 @@ import {
   type Notification,
   pruneNotifications,
 } from "../../src/main/listen.ts";
+import { TS_FLAGS } from "../helpers/db.ts";
 import { withCleanups, within } from "../helpers/host.ts";
 
 type Payload = { n: number };
@@ -135,15 +136,7 @@ test("a listener is woken within 1 s by a notify from another process", async ()
   const pending = listener.next();
   const child = spawn(
     process.execPath,
-    [
-      "--experimental-strip-types",
-      "--disable-warning=ExperimentalWarning",
-      fixture,
-      path,
-      "notify",
-      "changed",
-      '{"n":7}',
-    ],
+    [...TS_FLAGS, fixture, path, "notify", "changed", '{"n":7}'],
     { stdio: ["pipe", "pipe", "pipe"] },
   );
   cleanups.push(() => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { SCHEDULER_LOCK, type ScheduleFire, Scheduler } from "../../src/main/scheduler.ts";
-import { openDb, tempDir } from "../helpers/db.ts";
+import { openDb, TS_FLAGS, tempDir } from "../helpers/db.ts";
 
 const fixture = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -61,14 +61,7 @@ type Line =
 function startProcess(path: string, lockTtl: number, tag: string) {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      "--experimental-strip-types",
-      "--disable-warning=ExperimentalWarning",
-      fixture,
-      path,
-      String(lockTtl),
-      tag,
-    ],
+    [...TS_FLAGS, fixture, path, String(lockTtl), tag],
     { stdio: ["pipe", "pipe", "pipe"], signal: AbortSignal.timeout(30_000) },
   );
   let stderr = "";

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { Stream, type StreamEvent, type StreamSubscription } from "../../src/main/stream.ts";
-import { openDb, tempDir } from "../helpers/db.ts";
+import { openDb, TS_FLAGS, tempDir } from "../helpers/db.ts";
 import { withCleanups, within } from "../helpers/host.ts";
 
 type Payload = { n: number };
@@ -35,11 +35,9 @@ const fixture = fileURLToPath(new URL("../fixtures/publish-and-notify.ts", impor
 async function startChild(
   args: string[],
 ): Promise<{ child: ChildProcessWithoutNullStreams; lines: AsyncIterator<string> }> {
-  const child = spawn(
-    process.execPath,
-    ["--experimental-strip-types", "--disable-warning=ExperimentalWarning", fixture, ...args],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [...TS_FLAGS, fixture, ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();

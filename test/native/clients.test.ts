@@ -9,23 +9,15 @@ import {
   runShell,
   shellSkipReason,
 } from "../helpers/clients.ts";
-import { type Db, type FreshDb, freshDbEachTest, json, scalar } from "../helpers/db.ts";
-
-type Claimed = {
-  attempts: number;
-  claim_expires_at: number;
-  id: number;
-  payload: string;
-  queue: string;
-  worker_id: string;
-};
-type StreamEvent = {
-  created_at: number;
-  key: string | null;
-  offset: number;
-  payload: string;
-  topic: string;
-};
+import {
+  type ClaimedRow,
+  type Db,
+  type FreshDb,
+  freshDbEachTest,
+  json,
+  type StreamRow,
+  scalar,
+} from "../helpers/db.ts";
 
 const ext = getLoadablePath();
 
@@ -41,7 +33,7 @@ const enqueue = (queue: string, payload: string) =>
 const liveCount = () => scalar<number>(db, "(SELECT count(*) FROM _honker_live)");
 const deadCount = () => scalar<number>(db, "(SELECT count(*) FROM _honker_dead)");
 /** The claim fields that do not depend on the clock. */
-const stable = (c: Claimed) => ({
+const stable = (c: ClaimedRow) => ({
   attempts: c.attempts,
   id: c.id,
   payload: c.payload,
@@ -71,7 +63,7 @@ describe("the sqlite3 shell", { skip: shellSkipReason() }, () => {
     assert.equal(res.stderr, "");
     assert.equal(res.status, 0);
     const [claimed, ackOne, ackBatch] = lines(res.stdout);
-    assert.deepEqual((JSON.parse(claimed ?? "") as Claimed[]).map(stable), [
+    assert.deepEqual((JSON.parse(claimed ?? "") as ClaimedRow[]).map(stable), [
       { attempts: 1, id: 1, payload: '{"n":1}', queue: "q", worker_id: "shell" },
       { attempts: 1, id: 2, payload: '{"n":2}', queue: "q", worker_id: "shell" },
       { attempts: 1, id: 3, payload: '"three"', queue: "q", worker_id: "shell" },
@@ -194,8 +186,8 @@ describe("Python's sqlite3 module", { skip: pythonSkipReason() }, () => {
     assert.deepEqual(out, [[1, 2]]);
     // One at a time, so the priority set in Python decides the order.
     const claimed = [
-      ...json<Claimed[]>(db, "honker_claim_batch('py', 'node', 1, 60)"),
-      ...json<Claimed[]>(db, "honker_claim_batch('py', 'node', 1, 60)"),
+      ...json<ClaimedRow[]>(db, "honker_claim_batch('py', 'node', 1, 60)"),
+      ...json<ClaimedRow[]>(db, "honker_claim_batch('py', 'node', 1, 60)"),
     ];
     assert.deepEqual(claimed.map(stable), [
       { attempts: 1, id: 2, payload: "[1,2]", queue: "py", worker_id: "node" },
@@ -279,7 +271,7 @@ describe("Python's sqlite3 module", { skip: pythonSkipReason() }, () => {
     assert.deepEqual(db.prepare("SELECT * FROM _honker_stream_consumers").all(), [
       { name: "py", topic: "orders", offset: 4 },
     ]);
-    const fromNode = json<StreamEvent[]>(db, "honker_stream_read_since('orders', 0, 10)");
+    const fromNode = json<StreamRow[]>(db, "honker_stream_read_since('orders', 0, 10)");
     assert.deepEqual(
       fromNode.map((e) => e.offset),
       [1, 2, 4],

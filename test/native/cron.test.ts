@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { type Db, freshDb, scalar } from "../helpers/db.ts";
+import { type Db, freshDb, scalar, TS_FLAGS } from "../helpers/db.ts";
 
 // 2026-04-19 12:30:00 UTC, a Sunday.
 const FROM = 1776601800;
@@ -75,8 +75,7 @@ describe("time zones", () => {
     const out = spawnSync(
       process.execPath,
       [
-        "--experimental-strip-types",
-        "--disable-warning=ExperimentalWarning",
+        ...TS_FLAGS,
         "-e",
         `import("${new URL("../helpers/db.ts", import.meta.url).href}").then(({ freshDb, scalar }) => {
            const c = freshDb();
@@ -93,13 +92,7 @@ describe("time zones", () => {
   it("runs the UTC cases in a child with TZ=UTC", { skip: utc ? "already UTC" : false }, () => {
     const res = spawnSync(
       process.execPath,
-      [
-        "--experimental-strip-types",
-        "--disable-warning=ExperimentalWarning",
-        "--test",
-        "--test-reporter=dot",
-        new URL(import.meta.url).pathname,
-      ],
+      [...TS_FLAGS, "--test", "--test-reporter=dot", new URL(import.meta.url).pathname],
       { env: { ...process.env, TZ: "UTC" }, encoding: "utf8" },
     );
     assert.equal(res.status, 0, res.stdout + res.stderr);

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { getLoadablePath } from "../../src/extension/index.ts";
-import { freshDb, scalar } from "../helpers/db.ts";
+import { freshDb, scalar, TS_FLAGS } from "../helpers/db.ts";
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "claim-worker.ts");
 // Enough work (about 2,000 claims) that no single process drains the queue before the others start.
@@ -18,15 +18,7 @@ type Report = { worker: string; ids: number[]; batches: number; shortAcks: numbe
 function startWorker(path: string, worker: string, signal: AbortSignal) {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      "--experimental-strip-types",
-      "--disable-warning=ExperimentalWarning",
-      fixture,
-      path,
-      getLoadablePath(),
-      "mp",
-      worker,
-    ],
+    [...TS_FLAGS, fixture, path, getLoadablePath(), "mp", worker],
     { stdio: ["pipe", "pipe", "pipe"], signal },
   );
   let stderr = "";

@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Db, freshDbEachTest, json, now, scalar } from "../helpers/db.ts";
-
-type Claimed = {
-  attempts: number;
-  claim_expires_at: number;
-  id: number;
-  payload: string;
-  queue: string;
-  worker_id: string;
-};
+import { type ClaimedRow, type Db, freshDbEachTest, json, now, scalar } from "../helpers/db.ts";
 
 let db: Db;
 freshDbEachTest((c) => {
@@ -29,7 +20,7 @@ const enqueue = (queue: string, payload: unknown, opts: Partial<Record<string, n
     opts.expires ?? null,
   );
 const claim = (queue: string, worker: string, n = 10, timeout = 30) =>
-  json<Claimed[]>(db, "honker_claim_batch(?, ?, ?, ?)", queue, worker, n, timeout);
+  json<ClaimedRow[]>(db, "honker_claim_batch(?, ?, ?, ?)", queue, worker, n, timeout);
 const live = () =>
   db.prepare("SELECT * FROM _honker_live ORDER BY id").all() as Record<string, unknown>[];
 const dead = () =>
@@ -84,7 +75,7 @@ describe("honker_claim_batch", () => {
     enqueue("q", { a: 1 });
     const text = scalar<string>(db, "honker_claim_batch('q', 'w', 5, 30)");
     const t = now();
-    const parsed = JSON.parse(text) as Claimed[];
+    const parsed = JSON.parse(text) as ClaimedRow[];
     assert.deepEqual(Object.keys(parsed[0] ?? {}), [
       "attempts",
       "claim_expires_at",

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { TS_FLAGS } from "../helpers/db.ts";
 
 export type Line = { event: string } & Record<string, unknown>;
 
@@ -37,11 +38,9 @@ export class Child {
 
   constructor(name: string, script: string, args: string[]) {
     this.name = name;
-    this.proc = spawn(
-      process.execPath,
-      ["--experimental-strip-types", "--disable-warning=ExperimentalWarning", script, ...args],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
+    this.proc = spawn(process.execPath, [...TS_FLAGS, script, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     this.exited = new Promise((resolve) => {
       this.proc.once("exit", (code, signal) => {
         this.ended = true;

@@ -108,6 +108,25 @@ async function continuousWriter(path: string): Promise<Child> {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Reads every iterator on from its `last` item up to seq `commits`: each seq once, in order. */
+async function expectEverySeq<E extends { payload: { seq: number } }>(
+  iterators: AsyncIterator<E>[],
+  last: E[],
+  commits: number,
+  what: string,
+): Promise<void> {
+  for (const [i, it] of iterators.entries()) {
+    let prev = last[i] as E;
+    while (prev.payload.seq < commits) {
+      const r = await within(it.next(), 1000, `${what} ${i} after seq ${prev.payload.seq}`);
+      assert.equal(r.done, false);
+      const e = r.value as E;
+      assert.equal(e.payload.seq, prev.payload.seq + 1, `${what} ${i}: no gap, no duplicate`);
+      prev = e;
+    }
+  }
+}
+
 test("listeners created while another process commits see the first commit after them within 1 s, and every later one", async () => {
   const { db, path } = tempDb({ watcher: { disablePoll: true } });
   const writer = await continuousWriter(path);
@@ -132,16 +151,7 @@ test("listeners created while another process commits see the first commit after
   }
   writer.send("stop");
   const { commits } = await writer.event("stopped", 5000);
-  for (const [i, listener] of listeners.entries()) {
-    let prev = last[i] as Notification<{ seq: number }>;
-    while (prev.payload.seq < (commits as number)) {
-      const r = await within(listener.next(), 1000, `listener ${i} after seq ${prev.payload.seq}`);
-      assert.equal(r.done, false);
-      const n = r.value as Notification<{ seq: number }>;
-      assert.equal(n.payload.seq, prev.payload.seq + 1, `listener ${i}: no gap, no duplicate`);
-      prev = n;
-    }
-  }
+  await expectEverySeq(listeners, last, commits as number, "listener");
 });
 
 test("stream subscribers created while another process commits see the first event after them within 1 s, and every later one", async () => {
@@ -170,16 +180,7 @@ test("stream subscribers created while another process commits see the first eve
   }
   writer.send("stop");
   const { commits } = await writer.event("stopped", 5000);
-  for (const [i, sub] of subs.entries()) {
-    let prev = last[i] as StreamEvent<{ seq: number }>;
-    while (prev.payload.seq < (commits as number)) {
-      const r = await within(sub.next(), 1000, `subscriber ${i} after seq ${prev.payload.seq}`);
-      assert.equal(r.done, false);
-      const e = r.value as StreamEvent<{ seq: number }>;
-      assert.equal(e.payload.seq, prev.payload.seq + 1, `subscriber ${i}: no gap, no duplicate`);
-      prev = e;
-    }
-  }
+  await expectEverySeq(subs, last, commits as number, "subscriber");
 });
 
 test("a worker started while another process commits handles the first job after it within 1 s, and every later one", async () => {
