@@ -13,7 +13,6 @@ import { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/elec
 import type { Grants, ServeOptions } from "./bridge/grants.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { fromSqlite, HonkerError, invalid } from "./errors.ts";
-import { toJson } from "./json.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
 import { type Lock, tryLock, type WithLockOptions, withLock } from "./lock.ts";
 import { Queue } from "./queue.ts";
@@ -31,6 +30,7 @@ import type {
   StreamPayload,
 } from "./schema.ts";
 import { Stream } from "./stream.ts";
+import { toJsonText } from "./values.ts";
 import { Watcher, type WatcherOptions } from "./watcher.ts";
 
 export interface OpenOptions {
@@ -313,7 +313,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     if (typeof channel !== "string" || channel === "") {
       throw invalid("notify(channel, payload): channel must be a non-empty string");
     }
-    const text = toJson(payload, `notify('${channel}') payload`);
+    const text = toJsonText(payload, `notify('${channel}') payload`);
     return this.write(`notify('${channel}')`, () => this.notifyStmt.get(channel, text) as number);
   }
 

@@ -7,7 +7,6 @@
 import type Database from "better-sqlite3";
 import type { HonkerDatabase } from "./database.ts";
 import { fromSqlite } from "./errors.ts";
-import { fromJson } from "./json.ts";
 import {
   checkBatchSize,
   checkName,
@@ -16,6 +15,7 @@ import {
   type RetentionOptions,
   runHandler,
 } from "./stream.ts";
+import { fromJsonText } from "./values.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
 type AnyDatabase = HonkerDatabase<any>;
@@ -96,7 +96,7 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
     return rows.map((row) => ({
       id: row.id,
       channel: this.channel,
-      payload: fromJson<P>(row.payload),
+      payload: fromJsonText<P>(row.payload),
       createdAt: row.created_at,
     }));
   }

@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3";
 import type { AnyHonkerDatabase } from "./database.ts";
 import { HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
 
 export interface EnqueueOptions {
@@ -175,7 +175,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   enqueue(payload: P, options: EnqueueOptions = {}): number {
     const doing = `queue('${this.name}').enqueue`;
-    const text = toJson(payload, `${doing} payload`);
+    const text = toJsonText(payload, `${doing} payload`);
     const runAt =
       options.runAt instanceof Date ? Math.floor(options.runAt.getTime() / 1000) : options.runAt;
     if (runAt !== undefined && (typeof runAt !== "number" || !Number.isFinite(runAt))) {
@@ -248,7 +248,7 @@ export class Queue<P = unknown, R = unknown> {
     return (JSON.parse(text) as ClaimRow[]).map((r) => ({
       id: r.id,
       queue: r.queue,
-      payload: fromJson<P>(r.payload),
+      payload: fromJsonText<P>(r.payload),
       attempts: r.attempts,
       workerId: r.worker_id,
       claimExpiresAt: r.claim_expires_at,
@@ -330,7 +330,7 @@ export class Queue<P = unknown, R = unknown> {
   /** Stores a progress value for a running job (readable by getJob and renderers). */
   setProgress(id: number, progress: unknown): void {
     const doing = `queue('${this.name}').progress`;
-    const text = toJson(progress, `${doing} value`);
+    const text = toJsonText(progress, `${doing} value`);
     this.db.write(doing, () =>
       this.st
         .get(
@@ -350,7 +350,7 @@ export class Queue<P = unknown, R = unknown> {
         .get("SELECT progress FROM _honker_x_progress WHERE job_id = ?")
         .pluck()
         .get(id) as string | undefined;
-      const progress = progressText === undefined ? undefined : fromJson(progressText);
+      const progress = progressText === undefined ? undefined : fromJsonText(progressText);
       const live = this.st
         .get("SELECT * FROM _honker_live WHERE id = ? AND queue = ?")
         .get(id, this.name) as LiveRow | undefined;
@@ -359,7 +359,7 @@ export class Queue<P = unknown, R = unknown> {
           id,
           queue: live.queue,
           state: live.state,
-          payload: fromJson<P>(live.payload),
+          payload: fromJsonText<P>(live.payload),
           attempts: live.attempts,
           maxAttempts: live.max_attempts,
           priority: live.priority,
@@ -380,7 +380,7 @@ export class Queue<P = unknown, R = unknown> {
           id,
           queue: dead.queue,
           state: "dead",
-          payload: fromJson<P>(dead.payload),
+          payload: fromJsonText<P>(dead.payload),
           attempts: dead.attempts,
           maxAttempts: dead.max_attempts,
           priority: dead.priority,
@@ -408,7 +408,7 @@ export class Queue<P = unknown, R = unknown> {
         workerId: null,
         claimExpiresAt: null,
         progress,
-        result: result === undefined ? undefined : fromJson<R>(result),
+        result: result === undefined ? undefined : fromJsonText<R>(result),
         error: null,
       };
     });
@@ -475,7 +475,7 @@ export class Queue<P = unknown, R = unknown> {
           .all(this.name, limit, offset) as DeadRow[]
       ).map((r) => ({
         id: r.id,
-        payload: fromJson<P>(r.payload),
+        payload: fromJsonText<P>(r.payload),
         attempts: r.attempts,
         maxAttempts: r.max_attempts,
         error: r.last_error,
@@ -545,7 +545,7 @@ export class Queue<P = unknown, R = unknown> {
   saveResult(id: number, value: R, ttlSeconds = 86400): void {
     const doing = `queue('${this.name}').saveResult`;
     jobId(id, doing);
-    const text = toJson(value === undefined ? null : value, `${doing} value`);
+    const text = toJsonText(value === undefined ? null : value, `${doing} value`);
     this.db.write(doing, () =>
       this.st.get("SELECT honker_result_save(?, ?, ?)").get(id, text, Math.floor(ttlSeconds)),
     );
@@ -556,7 +556,7 @@ export class Queue<P = unknown, R = unknown> {
     const doing = `queue('${this.name}').getResult`;
     jobId(id, doing);
     const text = this.db.read(doing, () => this.getResultRow(id));
-    return text === undefined ? undefined : fromJson<R>(text);
+    return text === undefined ? undefined : fromJsonText<R>(text);
   }
 
   /**
@@ -581,7 +581,7 @@ export class Queue<P = unknown, R = unknown> {
       woken.catch(() => {});
       const text = this.db.read(doing, () => this.getResultRow(id));
       if (text !== undefined) {
-        return fromJson<R>(text);
+        return fromJsonText<R>(text);
       }
       const dead = this.db.read(doing, () =>
         this.st.get("SELECT last_error FROM _honker_dead WHERE id = ?").get(id),

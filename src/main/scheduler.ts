@@ -18,8 +18,8 @@
 import type Database from "better-sqlite3";
 import type { HonkerDatabase } from "./database.ts";
 import { HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
 import { acquireLock, lockHolder, lockOwner, releaseLock } from "./lock.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 
 /** Any schema: these APIs do not depend on queue or channel names. */
 // biome-ignore lint/suspicious/noExplicitAny: works with every schema
@@ -197,7 +197,7 @@ export class Scheduler {
     if (!("payload" in options)) {
       throw invalid(`${doing}: payload is required (pass null for none)`);
     }
-    const payload = toJson(options.payload, `${doing} payload`);
+    const payload = toJsonText(options.payload, `${doing} payload`);
     const priority = options.priority ?? 0;
     integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
     const expires = options.expires ?? null;
@@ -229,7 +229,7 @@ export class Scheduler {
     }
     const cron = changes.cron ?? null;
     if (cron !== null) nonEmpty(cron, `${doing}: cron`);
-    const payload = "payload" in changes ? toJson(changes.payload, `${doing} payload`) : null;
+    const payload = "payload" in changes ? toJsonText(changes.payload, `${doing} payload`) : null;
     const priority = changes.priority ?? null;
     if (priority !== null) integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
     const touchExpires = "expires" in changes && changes.expires !== undefined;
@@ -288,7 +288,7 @@ export class Scheduler {
       name: r.name,
       queue: r.queue,
       cron: r.cron_expr,
-      payload: fromJson(r.payload),
+      payload: fromJsonText(r.payload),
       priority: r.priority,
       expires: r.expires_s,
       maxAttempts: r.max_attempts,

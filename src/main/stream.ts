@@ -11,7 +11,7 @@
 import type Database from "better-sqlite3";
 import type { HonkerDatabase } from "./database.ts";
 import { fromSqlite, HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
 type AnyDatabase = HonkerDatabase<any>;
@@ -448,7 +448,7 @@ function toEvent<P>(row: RawEvent): StreamEvent<P> {
   return {
     offset: row.offset,
     key: row.key,
-    payload: fromJson<P>(row.payload),
+    payload: fromJsonText<P>(row.payload),
     createdAt: row.created_at,
     topic: row.topic,
   };
@@ -485,7 +485,7 @@ export class Stream<P> {
     const what = `stream('${this.name}').publish`;
     const key = options.key ?? null;
     if (key !== null && typeof key !== "string") throw invalid(`${what}: key must be a string`);
-    const text = toJson(payload, `${what} payload`);
+    const text = toJsonText(payload, `${what} payload`);
     return this.db.write(what, () => this.publishStmt.get(this.name, key, text) as number);
   }
 
