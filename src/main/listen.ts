@@ -5,8 +5,8 @@
  * in the writer's transaction, so a rolled-back notify is never seen.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { fromSqlite } from "./errors.ts";
+import type { Host } from "./host.ts";
 import {
   checkBatchSize,
   checkName,
@@ -16,9 +16,6 @@ import {
   runHandler,
 } from "./stream.ts";
 import { fromJsonText } from "./values.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
-type AnyDatabase = HonkerDatabase<any>;
 
 export interface Notification<P> {
   id: number;
@@ -56,7 +53,7 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
   private cursor: number;
   private readonly readStmt: Database.Statement;
 
-  constructor(db: AnyDatabase, channel: string, options: ListenOptions = {}) {
+  constructor(db: Host, channel: string, options: ListenOptions = {}) {
     checkName(channel, "listen(channel): channel");
     const what = `listen('${channel}')`;
     const batchSize = checkBatchSize(options.batchSize, what);
@@ -109,11 +106,7 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
  * for await (const n of listen<{ key: string }>(db, "settings-changed")) apply(n.payload);
  * ```
  */
-export function listen<P>(
-  db: AnyDatabase,
-  channel: string,
-  options: ListenOptions = {},
-): Listener<P> {
+export function listen<P>(db: Host, channel: string, options: ListenOptions = {}): Listener<P> {
   return new Listener<P>(db, channel, options);
 }
 
@@ -122,7 +115,7 @@ export function listen<P>(
  * a function that stops listening (after the callback in progress).
  */
 export function listenCallback<P>(
-  db: AnyDatabase,
+  db: Host,
   channel: string,
   fn: (notification: Notification<P>) => void | Promise<void>,
   options: ListenCallbackOptions = {},
@@ -133,7 +126,7 @@ export function listenCallback<P>(
 }
 
 /** Prunes notifications by age and/or count; returns the number deleted. */
-export function pruneNotifications(db: AnyDatabase, options: RetentionOptions): number {
+export function pruneNotifications(db: Host, options: RetentionOptions): number {
   db.assertOpen("pruneNotifications");
   let stmt: Database.Statement;
   try {

@@ -18,12 +18,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { HonkerError, invalid } from "./errors.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
 
 /** A held lock. */
 export interface Lock {
@@ -61,7 +57,7 @@ interface LockStatements {
 
 const statements = new WeakMap<Database.Database, LockStatements>();
 
-function stmts(db: AnyDatabase): LockStatements {
+function stmts(db: Host): LockStatements {
   let s = statements.get(db.raw);
   if (!s) {
     s = {
@@ -92,33 +88,30 @@ function checkTtl(ttl: unknown, doing: string): asserts ttl is number {
 }
 
 /** A fresh owner id for one acquisition: the handle's id plus a suffix. */
-export function lockOwner(db: AnyDatabase): string {
+export function lockOwner(db: Host): string {
   return `${db.ownerId}:${randomBytes(4).toString("hex")}`;
 }
 
 /** One attempt to take `name` for `owner`; true if held now. */
-export function acquireLock(db: AnyDatabase, name: string, owner: string, ttl: number): boolean {
+export function acquireLock(db: Host, name: string, owner: string, ttl: number): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') acquire`, () => s.acquire.get(name, owner, ttl) === 1);
 }
 
 /** Extends a live lock held by `owner`; false if it lapsed or belongs to someone else. */
-export function renewLock(db: AnyDatabase, name: string, owner: string, ttl: number): boolean {
+export function renewLock(db: Host, name: string, owner: string, ttl: number): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') renew`, () => s.renew.get(name, owner, ttl) === 1);
 }
 
 /** Releases `name` if `owner` holds it. */
-export function releaseLock(db: AnyDatabase, name: string, owner: string): boolean {
+export function releaseLock(db: Host, name: string, owner: string): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') release`, () => s.release.get(name, owner) === 1);
 }
 
 /** The current holder and expiry (unix s) of `name`, or null if nobody holds it. */
-export function lockHolder(
-  db: AnyDatabase,
-  name: string,
-): { owner: string; expiresAt: number } | null {
+export function lockHolder(db: Host, name: string): { owner: string; expiresAt: number } | null {
   const s = stmts(db);
   const row = db.read(`lock('${name}') holder`, () => s.peek.get(name)) as
     | { owner: string; expiresAt: number }
@@ -127,7 +120,7 @@ export function lockHolder(
 }
 
 /** True when a peek says an acquire attempt could succeed. */
-function looksFree(db: AnyDatabase, name: string): boolean {
+function looksFree(db: Host, name: string): boolean {
   const holder = lockHolder(db, name);
   return holder === null || holder.expiresAt <= Math.floor(Date.now() / 1000);
 }
@@ -140,7 +133,7 @@ function looksFree(db: AnyDatabase, name: string): boolean {
  * if (lock) try { await exportAll(); } finally { lock.release(); }
  * ```
  */
-export function tryLock(db: AnyDatabase, name: string, ttl = DEFAULT_LOCK_TTL): Lock | null {
+export function tryLock(db: Host, name: string, ttl = DEFAULT_LOCK_TTL): Lock | null {
   checkName(name, "tryLock(db, name, ttl)");
   checkTtl(ttl, `tryLock(db, '${name}', ttl)`);
   const owner = lockOwner(db);
@@ -179,7 +172,7 @@ function heldError(name: string, waitedMs: number | null): HonkerError {
  * holder's release) and at the holder's expiry; nothing else.
  */
 function waitForLock(
-  db: AnyDatabase,
+  db: Host,
   name: string,
   owner: string,
   ttl: number,
@@ -250,7 +243,7 @@ function waitForLock(
  * ```
  */
 export async function withLock<T>(
-  db: AnyDatabase,
+  db: Host,
   name: string,
   fn: (signal: AbortSignal) => Promise<T> | T,
   options: WithLockOptions = {},

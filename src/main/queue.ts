@@ -4,8 +4,9 @@
  * results. `work()` runs handlers for you (see worker.ts).
  */
 import type Database from "better-sqlite3";
-import type { AnyHonkerDatabase } from "./database.ts";
-import { HonkerError, invalid } from "./errors.ts";
+import * as args from "./args.ts";
+import { HonkerError } from "./errors.ts";
+import type { Host } from "./host.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
 
@@ -117,20 +118,43 @@ interface ClaimRow {
   worker_id: string;
 }
 
-const MAX_BATCH = 10000;
-
-function nonNegInt(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw invalid(`${what} must be a whole number >= 0, got ${String(v)}`);
+/** Checks enqueue options where they enter; returns the extension's arguments. */
+function enqueueArgs(
+  fn: string,
+  options: unknown,
+): {
+  runAt: number | null;
+  delay: number | null;
+  priority: number;
+  maxAttempts: number;
+  expires: number | null;
+  key: string | undefined;
+} {
+  const o = args.options<EnqueueOptions>(fn, options);
+  let runAt: number | null = null;
+  if (o.runAt instanceof Date) {
+    const t = o.runAt.getTime();
+    if (!Number.isFinite(t)) throw args.refuse(fn, "options.runAt", "a valid Date", "Invalid Date");
+    runAt = args.int(fn, "options.runAt (as unix seconds)", Math.floor(t / 1000), 0, args.MAX_UNIX);
+  } else if (o.runAt !== undefined) {
+    runAt = Math.floor(args.num(fn, "options.runAt", o.runAt, 0, args.MAX_UNIX));
   }
-  return v;
-}
-
-function jobId(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-    throw invalid(`${what}: job id must be a positive whole number, got ${String(v)}`);
-  }
-  return v;
+  const delay =
+    o.delay === undefined
+      ? null
+      : Math.ceil(args.num(fn, "options.delay", o.delay, -args.MAX_SECONDS, args.MAX_SECONDS));
+  const expires =
+    o.expires === undefined
+      ? null
+      : Math.ceil(args.num(fn, "options.expires", o.expires, 0, args.MAX_SECONDS));
+  return {
+    runAt,
+    delay,
+    priority: args.optInt(fn, "options.priority", o.priority, -1_000_000_000, 1_000_000_000, 0),
+    maxAttempts: args.optInt(fn, "options.maxAttempts", o.maxAttempts, 1, 1_000_000, 3),
+    expires,
+    key: o.key === undefined ? undefined : args.name(fn, "options.key", o.key),
+  };
 }
 
 /** Statements are prepared once per queue object, on first use. */
@@ -152,20 +176,18 @@ class Statements {
 
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
-  private readonly db: AnyHonkerDatabase;
+  private readonly db: Host;
   private readonly st: Statements;
 
-  constructor(db: AnyHonkerDatabase, name: string) {
-    if (typeof name !== "string" || name === "") {
-      throw invalid("queue(name): name must be a non-empty string");
-    }
+  constructor(db: Host, name: string) {
+    args.name("queue(name)", "name", name);
     this.db = db;
     this.name = name;
     this.st = new Statements(db.raw);
   }
 
   /** The database this queue lives in. */
-  get database(): AnyHonkerDatabase {
+  get database(): Host {
     return this.db;
   }
 
@@ -175,31 +197,16 @@ export class Queue<P = unknown, R = unknown> {
    */
   enqueue(payload: P, options: EnqueueOptions = {}): number {
     const doing = `queue('${this.name}').enqueue`;
-    const text = toJsonText(payload, `${doing} payload`);
-    const runAt =
-      options.runAt instanceof Date ? Math.floor(options.runAt.getTime() / 1000) : options.runAt;
-    if (runAt !== undefined && (typeof runAt !== "number" || !Number.isFinite(runAt))) {
-      throw invalid(`${doing}: runAt must be a Date or unix seconds`);
-    }
-    if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
-      throw invalid(`${doing}: key must be a non-empty string`);
-    }
-    const args = [
-      this.name,
-      text,
-      runAt === undefined ? null : Math.floor(runAt),
-      options.delay ?? null,
-      options.priority ?? 0,
-      options.maxAttempts ?? 3,
-      options.expires ?? null,
-    ];
+    const text = toJsonText(payload, `${doing}: payload`);
+    const a = enqueueArgs(doing, options);
+    const values = [this.name, text, a.runAt, a.delay, a.priority, a.maxAttempts, a.expires];
     const insert = () =>
       this.st
         .get("SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)")
         .pluck()
-        .get(...args) as number;
-    if (options.key === undefined) return this.db.write(doing, insert);
-    const key = options.key;
+        .get(...values) as number;
+    if (a.key === undefined) return this.db.write(doing, insert);
+    const key = a.key;
     return this.db.transaction(() =>
       this.db.write(doing, () => {
         const existing = this.st
@@ -221,9 +228,11 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Adds many jobs (with the same options) in one transaction; returns their ids in order. */
   enqueueMany(payloads: readonly P[], options: EnqueueOptions = {}): number[] {
-    if (!Array.isArray(payloads)) {
-      throw invalid(`queue('${this.name}').enqueueMany: payloads must be an array`);
-    }
+    const doing = `queue('${this.name}').enqueueMany`;
+    if (!Array.isArray(payloads)) throw args.refuse(doing, "payloads", "an array", payloads);
+    // Everything is checked before the first row is written.
+    for (let i = 0; i < payloads.length; i++) toJsonText(payloads[i], `${doing}: payloads[${i}]`);
+    enqueueArgs(doing, options);
     return this.db.transaction(() => payloads.map((p) => this.enqueue(p, options)));
   }
 
@@ -236,9 +245,17 @@ export class Queue<P = unknown, R = unknown> {
     options: { batchSize?: number; visibilityTimeout?: number } = {},
   ): ClaimedJob<P>[] {
     const doing = `queue('${this.name}').claim`;
-    const n = nonNegInt(options.batchSize ?? 1, `${doing}: batchSize`);
-    if (n > MAX_BATCH) throw invalid(`${doing}: batchSize must be at most ${MAX_BATCH}`);
-    const timeout = nonNegInt(options.visibilityTimeout ?? 30, `${doing}: visibilityTimeout`);
+    args.name(doing, "workerId", workerId);
+    const o = args.options<{ batchSize?: number; visibilityTimeout?: number }>(doing, options);
+    const n = args.optInt(doing, "options.batchSize", o.batchSize, 0, args.MAX_BATCH, 1);
+    const timeout = args.optInt(
+      doing,
+      "options.visibilityTimeout",
+      o.visibilityTimeout,
+      0,
+      args.MAX_SECONDS,
+      30,
+    );
     const text = this.db.write(doing, () =>
       this.st
         .get("SELECT honker_claim_batch(?, ?, ?, ?)")
@@ -258,7 +275,8 @@ export class Queue<P = unknown, R = unknown> {
   /** Completes a job; false if the claim was lost (expired or taken over). */
   ack(id: number, workerId: string): boolean {
     const doing = `queue('${this.name}').ack`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
     return this.db.write(doing, () => {
       const ok = this.st.get("SELECT honker_ack(?, ?)").pluck().get(id, workerId) === 1;
       if (ok) this.st.get("DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
@@ -269,7 +287,8 @@ export class Queue<P = unknown, R = unknown> {
   /** Acks many jobs; returns how many were still ours. */
   ackMany(ids: readonly number[], workerId: string): number {
     const doing = `queue('${this.name}').ackMany`;
-    for (const id of ids) jobId(id, doing);
+    args.ids(doing, "ids", ids);
+    args.name(doing, "workerId", workerId);
     return this.db.write(
       doing,
       () =>
@@ -283,8 +302,10 @@ export class Queue<P = unknown, R = unknown> {
   /** Puts a job back after `delaySeconds`, or dead-letters it on its last attempt. */
   retry(id: number, workerId: string, delaySeconds: number, error: string | null = null): boolean {
     const doing = `queue('${this.name}').retry`;
-    jobId(id, doing);
-    const delay = nonNegInt(Math.ceil(delaySeconds), `${doing}: delaySeconds`);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const delay = Math.ceil(args.num(doing, "delaySeconds", delaySeconds, 0, args.MAX_SECONDS));
+    if (error !== null) args.text(doing, "error", error);
     return this.db.write(
       doing,
       () =>
@@ -293,10 +314,39 @@ export class Queue<P = unknown, R = unknown> {
     );
   }
 
+  /**
+   * Like retry(), but says what became of the job: "retry" (back to
+   * pending), "dead" (that was its last attempt), or "lost" (the claim was
+   * no longer ours; nothing was written).
+   */
+  retryJob(
+    id: number,
+    workerId: string,
+    delaySeconds: number,
+    error: string | null = null,
+  ): "retry" | "dead" | "lost" {
+    const doing = `queue('${this.name}').retryJob`;
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const delay = Math.ceil(args.num(doing, "delaySeconds", delaySeconds, 0, args.MAX_SECONDS));
+    if (error !== null) args.text(doing, "error", error);
+    const code = this.db.write(doing, () => {
+      // TODO(native): one call, honker_x_retry, once the extension has it.
+      const ok =
+        this.st.get("SELECT honker_retry(?, ?, ?, ?)").pluck().get(id, workerId, delay, error) ===
+        1;
+      if (!ok) return 0;
+      return this.st.get("SELECT 1 FROM _honker_dead WHERE id = ?").pluck().get(id) === 1 ? 2 : 1;
+    });
+    return code === 1 ? "retry" : code === 2 ? "dead" : "lost";
+  }
+
   /** Dead-letters a claimed job with `error`. */
   fail(id: number, workerId: string, error: string | null = null): boolean {
     const doing = `queue('${this.name}').fail`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    if (error !== null) args.text(doing, "error", error);
     return this.db.write(
       doing,
       () => this.st.get("SELECT honker_fail(?, ?, ?)").pluck().get(id, workerId, error) === 1,
@@ -306,8 +356,9 @@ export class Queue<P = unknown, R = unknown> {
   /** Extends a live claim by `extendSeconds` from now. */
   heartbeat(id: number, workerId: string, extendSeconds: number): boolean {
     const doing = `queue('${this.name}').heartbeat`;
-    jobId(id, doing);
-    const extend = nonNegInt(Math.ceil(extendSeconds), `${doing}: extendSeconds`);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const extend = Math.ceil(args.num(doing, "extendSeconds", extendSeconds, 0, args.MAX_SECONDS));
     return this.db.write(
       doing,
       () => this.st.get("SELECT honker_heartbeat(?, ?, ?)").pluck().get(id, workerId, extend) === 1,
@@ -320,7 +371,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   cancel(id: number): boolean {
     const doing = `queue('${this.name}').cancel`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     return this.db.write(
       doing,
       () => this.st.get("SELECT honker_cancel(?, ?)").pluck().get(this.name, id) === 1,
@@ -329,8 +380,9 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Stores a progress value for a running job (readable by getJob and renderers). */
   setProgress(id: number, progress: unknown): void {
-    const doing = `queue('${this.name}').progress`;
-    const text = toJsonText(progress, `${doing} value`);
+    const doing = `queue('${this.name}').setProgress`;
+    args.id(doing, "id", id);
+    const text = toJsonText(progress, `${doing}: progress`);
     this.db.write(doing, () =>
       this.st
         .get(
@@ -344,7 +396,7 @@ export class Queue<P = unknown, R = unknown> {
   /** Everything known about a job: live, dead, or completed with a result. */
   getJob(id: number): JobInfo<P, R> | null {
     const doing = `queue('${this.name}').getJob`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     return this.db.read(doing, () => {
       const progressText = this.st
         .get("SELECT progress FROM _honker_x_progress WHERE job_id = ?")
@@ -466,8 +518,10 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Dead letters, newest first. */
   deadLetters(options: { limit?: number; offset?: number } = {}): DeadJob<P>[] {
-    const limit = nonNegInt(options.limit ?? 100, "deadLetters: limit");
-    const offset = nonNegInt(options.offset ?? 0, "deadLetters: offset");
+    const doing = `queue('${this.name}').deadLetters`;
+    const o = args.options<{ limit?: number; offset?: number }>(doing, options);
+    const limit = args.optInt(doing, "options.limit", o.limit, 0, args.MAX_BATCH, 100);
+    const offset = args.optInt(doing, "options.offset", o.offset, 0, Number.MAX_SAFE_INTEGER, 0);
     return this.db.read(`queue('${this.name}').deadLetters`, () =>
       (
         this.st
@@ -491,6 +545,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   redrive(ids?: readonly number[]): number[] {
     const doing = `queue('${this.name}').redrive`;
+    if (ids !== undefined) args.ids(doing, "ids", ids);
     return this.db.transaction(() =>
       this.db.write(doing, () => {
         const rows = (
@@ -501,7 +556,7 @@ export class Queue<P = unknown, R = unknown> {
             : ids.map((id) =>
                 this.st
                   .get("SELECT * FROM _honker_dead WHERE queue = ? AND id = ?")
-                  .get(this.name, jobId(id, doing)),
+                  .get(this.name, id),
               )
         ).filter((r): r is DeadRow => r !== undefined) as DeadRow[];
         const enqueue = this.st.get("SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)").pluck();
@@ -518,10 +573,11 @@ export class Queue<P = unknown, R = unknown> {
   /** Deletes dead letters of this queue (all, or older than `olderThanS`); returns the count. */
   purgeDead(options: { olderThanS?: number } = {}): number {
     const doing = `queue('${this.name}').purgeDead`;
+    const o = args.options<{ olderThanS?: number }>(doing, options);
     const age =
-      options.olderThanS === undefined
+      o.olderThanS === undefined
         ? null
-        : nonNegInt(options.olderThanS, `${doing}: olderThanS`);
+        : args.int(doing, "options.olderThanS", o.olderThanS, 0, args.MAX_SECONDS);
     return this.db.write(
       doing,
       () =>
@@ -544,17 +600,18 @@ export class Queue<P = unknown, R = unknown> {
   /** Saves a job's result for `ttlSeconds` (0 = forever). */
   saveResult(id: number, value: R, ttlSeconds = 86400): void {
     const doing = `queue('${this.name}').saveResult`;
-    jobId(id, doing);
-    const text = toJsonText(value === undefined ? null : value, `${doing} value`);
+    args.id(doing, "id", id);
+    const text = toJsonText(value === undefined ? null : value, `${doing}: value`);
+    const ttl = args.int(doing, "ttlSeconds", ttlSeconds, 0, args.MAX_SECONDS);
     this.db.write(doing, () =>
-      this.st.get("SELECT honker_result_save(?, ?, ?)").get(id, text, Math.floor(ttlSeconds)),
+      this.st.get("SELECT honker_result_save(?, ?, ?)").get(id, text, ttl),
     );
   }
 
   /** The saved result, or undefined when there is none (or it expired). */
   getResult(id: number): R | undefined {
     const doing = `queue('${this.name}').getResult`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     const text = this.db.read(doing, () => this.getResultRow(id));
     return text === undefined ? undefined : fromJsonText<R>(text);
   }
@@ -569,7 +626,7 @@ export class Queue<P = unknown, R = unknown> {
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<R> {
     const doing = `queue('${this.name}').waitResult`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     const deadline =
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
     for (;;) {

@@ -3,12 +3,8 @@
  * (honker's `_honker_rate_limits`). A call that is refused is not counted.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { invalid } from "./errors.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
 
 export interface RateLimitOptions {
   /** Calls allowed per window (whole number >= 1). */
@@ -22,7 +18,7 @@ const statements = new WeakMap<
   { try: Database.Statement; sweep: Database.Statement }
 >();
 
-function stmts(db: AnyDatabase) {
+function stmts(db: Host) {
   let s = statements.get(db.raw);
   if (!s) {
     s = {
@@ -46,7 +42,7 @@ function wholeNumber(value: unknown, min: number, max: number): value is number 
  * if (!rateLimit(db, `email:${user}`, { limit: 5, perSeconds: 3600 })) throw tooMany();
  * ```
  */
-export function rateLimit(db: AnyDatabase, name: string, options: RateLimitOptions): boolean {
+export function rateLimit(db: Host, name: string, options: RateLimitOptions): boolean {
   if (typeof name !== "string" || name === "") {
     throw invalid("rateLimit(db, name, options): name must be a non-empty string");
   }
@@ -72,7 +68,7 @@ export function rateLimit(db: AnyDatabase, name: string, options: RateLimitOptio
  * ago, at most `limit` rows (default 10000). Returns the number deleted;
  * call again while it returns `limit`.
  */
-export function sweepRateLimits(db: AnyDatabase, olderThanS: number, limit = 10_000): number {
+export function sweepRateLimits(db: Host, olderThanS: number, limit = 10_000): number {
   if (!wholeNumber(olderThanS, 0, 315_360_000)) {
     throw invalid(
       `sweepRateLimits(db, olderThanS): olderThanS must be a whole number of seconds >= 0 (got ${String(olderThanS)})`,

@@ -16,14 +16,10 @@
  * schedule).
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { HonkerError, invalid } from "./errors.ts";
+import type { Host } from "./host.ts";
 import { acquireLock, lockHolder, lockOwner, releaseLock } from "./lock.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
 
 /** The lock every scheduler process competes for. */
 export const SCHEDULER_LOCK = "honker:scheduler";
@@ -135,7 +131,7 @@ interface RawInfo {
 }
 
 export class Scheduler {
-  readonly db: AnyDatabase;
+  readonly db: Host;
   readonly lockTtl: number;
   private readonly s: Statements;
   private readonly fireListeners = new Set<FireListener>();
@@ -155,7 +151,7 @@ export class Scheduler {
   /** Identity for watcher deadlines. */
   private readonly deadlineKey = {};
 
-  constructor(db: AnyDatabase, options: SchedulerOptions = {}) {
+  constructor(db: Host, options: SchedulerOptions = {}) {
     const lockTtl = options.lockTtl ?? 10;
     integer(lockTtl, 2, 3600, "new Scheduler(db, { lockTtl }): lockTtl (seconds)");
     db.assertOpen("new Scheduler(db)");

@@ -9,12 +9,9 @@
  * holds a bounded amount of memory however much is published.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { fromSqlite, HonkerError, invalid } from "./errors.ts";
+import type { Host } from "./host.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
-type AnyDatabase = HonkerDatabase<any>;
 
 /** One event of a stream. */
 export interface StreamEvent<P> {
@@ -104,7 +101,7 @@ function checkOffset(value: unknown, what: string): number {
  * at most MAX_PRUNE_PASSES times. Returns the number of rows deleted.
  */
 export function prunePasses(
-  db: AnyDatabase,
+  db: Host,
   doing: string,
   options: RetentionOptions,
   run: (maxAgeS: number | null, keepLast: number | null, batch: number) => number,
@@ -162,7 +159,7 @@ function turnAgeMs(): number {
  * more.
  */
 export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
-  protected readonly db: AnyDatabase;
+  protected readonly db: Host;
   protected readonly batchSize: number;
   /** The last event handed out, until it is acknowledged. */
   protected lastYielded: E | null = null;
@@ -176,7 +173,7 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
   private backlog = false;
   private readonly cleanups: (() => void)[] = [];
 
-  protected constructor(db: AnyDatabase, batchSize: number, signal: AbortSignal | undefined) {
+  protected constructor(db: Host, batchSize: number, signal: AbortSignal | undefined) {
     this.db = db;
     this.batchSize = batchSize;
     // Subscribe to wakes before anything is read.
@@ -367,7 +364,7 @@ export class StreamSubscription<P> extends LiveIterator<StreamEvent<P>> {
   private readonly readStmt: Database.Statement;
   private readonly saveStmt: Database.Statement | null;
 
-  constructor(stream: Stream<P>, db: AnyDatabase, options: SubscribeOptions) {
+  constructor(stream: Stream<P>, db: Host, options: SubscribeOptions) {
     const what = `stream('${stream.name}').subscribe`;
     const batchSize = checkBatchSize(options.batchSize, what);
     if (options.consumer !== undefined) checkName(options.consumer, `${what}: consumer`);
@@ -456,13 +453,13 @@ function toEvent<P>(row: RawEvent): StreamEvent<P> {
 
 export class Stream<P> {
   readonly name: string;
-  private readonly db: AnyDatabase;
+  private readonly db: Host;
   private readonly publishStmt: Database.Statement;
   private readonly readStmt: Database.Statement;
   private readonly offsetStmt: Database.Statement;
   private readonly pruneStmt: Database.Statement;
 
-  constructor(db: AnyDatabase, name: string) {
+  constructor(db: Host, name: string) {
     checkName(name, "stream(name): name");
     db.assertOpen(`stream('${name}')`);
     this.db = db;
@@ -553,7 +550,7 @@ export class Stream<P> {
  * next event is delivered.
  */
 export function runHandler<E>(
-  db: AnyDatabase,
+  db: Host,
   sub: LiveIterator<E>,
   handler: (event: E) => void | Promise<void>,
   onError: ((err: unknown) => void) | undefined,
