@@ -5,16 +5,11 @@
  * in the writer's transaction, so a rolled-back notify is never seen.
  */
 import type Database from "better-sqlite3";
+import * as args from "./args.ts";
 import { fromSqlite } from "./errors.ts";
 import type { Host } from "./host.ts";
-import {
-  checkBatchSize,
-  checkName,
-  LiveIterator,
-  prunePasses,
-  type RetentionOptions,
-  runHandler,
-} from "./stream.ts";
+import { LiveIterator, runHandler } from "./live-tail.ts";
+import { prunePasses, type RetentionOptions } from "./prune.ts";
 import { fromJsonText } from "./values.ts";
 
 export interface Notification<P> {
@@ -54,12 +49,14 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
   private readonly readStmt: Database.Statement;
 
   constructor(db: Host, channel: string, options: ListenOptions = {}) {
-    checkName(channel, "listen(channel): channel");
+    args.name("listen(channel)", "channel", channel);
     const what = `listen('${channel}')`;
-    const batchSize = checkBatchSize(options.batchSize, what);
+    const o = args.options<ListenOptions>(what, options);
+    const batchSize = args.optInt(what, "options.batchSize", o.batchSize, 1, args.MAX_BATCH, 100);
+    args.optSignal(what, "options.signal", o.signal);
     db.assertOpen(what);
     // Subscribes to the watcher first (in super), then records where "now" is.
-    super(db, batchSize, options.signal);
+    super(db, batchSize, o.signal);
     this.channel = channel;
     try {
       // `+?` keeps SQLite from recompiling the statement whenever a new
@@ -120,7 +117,10 @@ export function listenCallback<P>(
   fn: (notification: Notification<P>) => void | Promise<void>,
   options: ListenCallbackOptions = {},
 ): () => Promise<void> {
-  const { onError, ...listenOptions } = options;
+  const what = `listen('${String(channel)}', fn)`;
+  args.func(what, "fn", fn);
+  const { onError, ...listenOptions } = args.options<ListenCallbackOptions>(what, options);
+  args.optFunc(what, "options.onError", onError);
   const handle = runHandler(db, new Listener<P>(db, channel, listenOptions), fn, onError, false);
   return () => handle.close();
 }

@@ -18,6 +18,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
+import * as args from "./args.ts";
 import { HonkerError, invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
 
@@ -74,9 +75,7 @@ function stmts(db: Host): LockStatements {
 }
 
 function checkName(name: unknown, doing: string): asserts name is string {
-  if (typeof name !== "string" || name === "") {
-    throw invalid(`${doing}: the lock name must be a non-empty string`);
-  }
+  args.name(doing, "name", name);
 }
 
 function checkTtl(ttl: unknown, doing: string): asserts ttl is number {
@@ -226,7 +225,10 @@ function waitForLock(
     });
     signal?.addEventListener("abort", onAbort, { once: true });
     if (maxWaitMs !== null) {
-      timer = setTimeout(() => finish(heldError(name, Date.now() - started)), maxWaitMs);
+      timer = setTimeout(
+        () => finish(heldError(name, Date.now() - started)),
+        args.timerMs(maxWaitMs),
+      );
     }
     attempt();
   });
@@ -250,7 +252,9 @@ export async function withLock<T>(
 ): Promise<T> {
   checkName(name, "withLock(db, name, fn)");
   const doing = `withLock('${name}')`;
-  if (typeof fn !== "function") throw invalid(`${doing}: fn must be a function`);
+  args.func(doing, "fn", fn);
+  options = args.options<WithLockOptions>(doing, options);
+  args.optSignal(doing, "options.signal", options.signal);
   const ttl = options.ttl ?? DEFAULT_LOCK_TTL;
   checkTtl(ttl, doing);
   const wait = options.wait ?? false;
@@ -296,7 +300,7 @@ export async function withLock<T>(
         if (Date.now() - lastRenewed >= ttl * 1000 - 1000) loseLock("renewal failed", err);
       }
     },
-    Math.max(50, Math.floor((ttl * 1000) / 3)),
+    args.timerMs(Math.max(50, Math.floor((ttl * 1000) / 3))),
   );
   renewTimer.unref();
   const untrack = db.track({

@@ -3,6 +3,7 @@
  * (honker's `_honker_rate_limits`). A call that is refused is not counted.
  */
 import type Database from "better-sqlite3";
+import * as args from "./args.ts";
 import { invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
 
@@ -43,9 +44,7 @@ function wholeNumber(value: unknown, min: number, max: number): value is number 
  * ```
  */
 export function rateLimit(db: Host, name: string, options: RateLimitOptions): boolean {
-  if (typeof name !== "string" || name === "") {
-    throw invalid("rateLimit(db, name, options): name must be a non-empty string");
-  }
+  args.name("rateLimit(name, options)", "name", name);
   const doing = `rateLimit('${name}')`;
   if (options === null || typeof options !== "object") {
     throw invalid(`${doing}: options must be an object like { limit: 10, perSeconds: 60 }`);

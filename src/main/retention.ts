@@ -9,6 +9,7 @@
 import type Database from "better-sqlite3";
 import { invalid, isHonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
+import { logOnce } from "./report.ts";
 
 export interface RetentionOptions {
   /** How often start() runs a pass, in ms (default 60000; null: only runOnce()). */
@@ -226,8 +227,7 @@ export class Retention {
 
   private report(err: unknown): void {
     if (this.errorListeners.size === 0) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      process.emitWarning(e.message, { code: (e as { code?: string }).code ?? "HONKER_RETENTION" });
+      logOnce("retention", err);
       return;
     }
     for (const fn of [...this.errorListeners]) {

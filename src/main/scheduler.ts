@@ -16,9 +16,11 @@
  * schedule).
  */
 import type Database from "better-sqlite3";
+import * as args from "./args.ts";
 import { HonkerError, invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { acquireLock, lockHolder, lockOwner, releaseLock } from "./lock.ts";
+import { logOnce } from "./report.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 
 /** The lock every scheduler process competes for. */
@@ -111,7 +113,7 @@ function integer(value: unknown, min: number, max: number, what: string): assert
 }
 
 function checkName(name: unknown, doing: string): asserts name is string {
-  nonEmpty(name, `${doing}: the schedule name`);
+  args.name(doing, "name", name);
 }
 
 function nowS(): number {
@@ -188,7 +190,8 @@ export class Scheduler {
     if (options === null || typeof options !== "object") {
       throw invalid(`${doing}: options must be an object like { queue, cron, payload }`);
     }
-    nonEmpty(options.queue, `${doing}: queue`);
+    args.name(doing, "options.queue", options.queue);
+    args.text(doing, "options.cron", options.cron, 256);
     nonEmpty(options.cron, `${doing}: cron`);
     if (!("payload" in options)) {
       throw invalid(`${doing}: payload is required (pass null for none)`);
@@ -297,12 +300,14 @@ export class Scheduler {
 
   /** Called by the leader with the jobs of each tick. Returns an unsubscribe. */
   onFire(fn: FireListener): () => void {
+    args.func(`scheduler.onFire(fn)`, "fn", fn);
     this.fireListeners.add(fn);
     return () => this.fireListeners.delete(fn);
   }
 
   /** Called when this scheduler becomes or stops being the leader. */
   onLeaderChange(fn: LeaderListener): () => void {
+    args.func(`scheduler.onLeaderChange(fn)`, "fn", fn);
     this.leaderListeners.add(fn);
     return () => this.leaderListeners.delete(fn);
   }
@@ -312,6 +317,7 @@ export class Scheduler {
    * client broke). Without a listener they become process warnings.
    */
   onError(fn: ErrorListener): () => void {
+    args.func(`scheduler.onError(fn)`, "fn", fn);
     this.errorListeners.add(fn);
     return () => this.errorListeners.delete(fn);
   }
@@ -412,7 +418,10 @@ export class Scheduler {
     if (holder && holder.owner !== owner && holder.expiresAt > nowS()) return;
     if (!acquireLock(this.db, SCHEDULER_LOCK, owner, this.lockTtl)) return;
     this.leader = true;
-    this.renewTimer = setInterval(() => this.renew(), Math.floor((this.lockTtl * 1000) / 3));
+    this.renewTimer = setInterval(
+      () => this.renew(),
+      args.timerMs(Math.floor((this.lockTtl * 1000) / 3)),
+    );
     this.renewTimer.unref();
     this.emitLeader(true);
   }
@@ -532,8 +541,7 @@ export class Scheduler {
 
   private report(err: unknown): void {
     if (this.errorListeners.size === 0) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      process.emitWarning(e.message, { code: (e as HonkerError).code ?? "HONKER_SCHEDULER" });
+      logOnce("scheduler", err);
       return;
     }
     for (const fn of [...this.errorListeners]) {
