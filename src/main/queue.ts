@@ -66,7 +66,10 @@ export interface QueueStats {
   pending: number;
   processing: number;
   dead: number;
-  /** Seconds the oldest due pending job has waited, 0 if none. */
+  /**
+   * Seconds the oldest due job has waited to be claimed (a pending job since
+   * its run_at; a job whose claim lapsed since the claim expired), 0 if none.
+   */
   oldestPendingAgeS: number;
   /** Unix seconds of the next delayed job or claim expiry, null if none. */
   nextRunAt: number | null;
@@ -475,7 +478,11 @@ export class Queue<P = unknown, R = unknown> {
             "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'pending') AS pending, " +
             "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'processing') AS processing, " +
             "(SELECT count(*) FROM _honker_dead WHERE queue = @queue) AS dead, " +
-            "(SELECT min(run_at) FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch()) AS oldest, " +
+            // Due since: run_at for pending jobs, claim_expires_at for claims that lapsed
+            // (a worker died: the job waits to be claimed again just the same).
+            "(SELECT min(due) FROM (" +
+            "SELECT min(run_at) AS due FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch() " +
+            "UNION ALL SELECT min(claim_expires_at) FROM _honker_live WHERE queue = @queue AND state = 'processing' AND claim_expires_at < unixepoch())) AS oldest, " +
             "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
         )
         .get({ queue: this.name }) as {

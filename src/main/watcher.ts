@@ -89,6 +89,8 @@ export class Watcher {
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
+  /** A rate-limited identity check put off to the end of its 250 ms window. */
+  private identityTimer: NodeJS.Timeout | null = null;
   private deadError: HonkerError | null = null;
   private closed = false;
   /** Counters for tests and status displays. */
@@ -359,6 +361,8 @@ export class Watcher {
   private stopFileEvents(): void {
     this.fsWatcher?.close();
     this.fsWatcher = null;
+    if (this.identityTimer) clearTimeout(this.identityTimer);
+    this.identityTimer = null;
     if (this.trailingCheck) clearTimeout(this.trailingCheck);
     this.trailingCheck = null;
   }
@@ -394,7 +398,18 @@ export class Watcher {
   private checkIdentity(force: boolean): void {
     if (this.dead) return;
     const t = Date.now();
-    if (!force && t - this.lastIdentityCheck < 250) return;
+    if (!force && t - this.lastIdentityCheck < 250) {
+      // Not now, but not never: a truncation's event may be the last one.
+      this.identityTimer ??= setTimeout(
+        () => {
+          this.identityTimer = null;
+          this.checkIdentity(true);
+        },
+        250 - (t - this.lastIdentityCheck),
+      );
+      this.identityTimer.unref();
+      return;
+    }
     this.lastIdentityCheck = t;
     const id = identity(this.path);
     // A WAL database's file always holds at least its header page (the WAL

@@ -172,7 +172,8 @@ export class Worker<P, R> {
   private refillOnFinish = false;
   /** Another process committed since the last fill. */
   private remoteSinceFill = false;
-  private completions: { id: number; result: R }[] = [];
+  /** Finished jobs to ack in the next flush; `save` false: ack without a result row. */
+  private completions: { id: number; result: R; save: boolean }[] = [];
   private flushScheduled = false;
   private lastInflightCheck = 0;
   private inflightTimer: NodeJS.Timeout | null = null;
@@ -456,7 +457,7 @@ export class Worker<P, R> {
       } catch (err) {
         // The work succeeded: complete the job without its result rather
         // than run it again (and again, until dead).
-        this.completions.push({ id: job.id, result: undefined as R });
+        this.completions.push({ id: job.id, result: undefined as R, save: false });
         this.scheduleFlush();
         this.fail(err, job as ClaimedJob<unknown>, "completed");
         return;
@@ -464,7 +465,7 @@ export class Worker<P, R> {
     }
     // Completions are committed together, once per turn of the event loop:
     // one commit for many jobs instead of one each.
-    this.completions.push({ id: job.id, result });
+    this.completions.push({ id: job.id, result, save: true });
     this.scheduleFlush();
   }
 
@@ -486,7 +487,7 @@ export class Worker<P, R> {
       db.transaction(() => {
         for (const c of batch) {
           // Only the holder of a live claim completes the job (and saves its result).
-          if (this.queue.ack(c.id, this.workerId) && ttl !== false) {
+          if (this.queue.ack(c.id, this.workerId) && ttl !== false && c.save) {
             this.queue.saveResult(c.id, c.result, ttl);
           }
         }
