@@ -10,6 +10,7 @@ import { fromSqlite } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { LiveIterator, runHandler } from "./live-tail.ts";
 import { prunePasses, type RetentionOptions } from "./prune.ts";
+import { plucked, prepared } from "./statements.ts";
 import { fromJsonText } from "./values.ts";
 
 export interface Notification<P> {
@@ -61,14 +62,15 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
     try {
       // `+?` keeps SQLite from recompiling the statement whenever a new
       // value is bound (it would for a bare LIMIT ? or channel = ?).
-      this.readStmt = db.raw.prepare(
+      this.readStmt = prepared(
+        db.raw,
         "SELECT id, payload, created_at FROM _honker_notifications " +
           "WHERE channel = +? AND id > ? ORDER BY id LIMIT +?",
       );
-      this.cursor = db.raw
-        .prepare("SELECT COALESCE(MAX(id), 0) FROM _honker_notifications")
-        .pluck()
-        .get() as number;
+      this.cursor = plucked(
+        db.raw,
+        "SELECT COALESCE(MAX(id), 0) FROM _honker_notifications",
+      ).get() as number;
     } catch (err) {
       void this.close();
       throw fromSqlite(err, what);
@@ -130,7 +132,7 @@ export function pruneNotifications(db: Host, options: RetentionOptions): number 
   db.assertOpen("pruneNotifications");
   let stmt: Database.Statement;
   try {
-    stmt = db.raw.prepare("SELECT honker_prune_notifications(?, ?, ?)").pluck();
+    stmt = plucked(db.raw, "SELECT honker_prune_notifications(?, ?, ?)");
   } catch (err) {
     throw fromSqlite(err, "pruneNotifications");
   }

@@ -21,6 +21,7 @@ import type Database from "better-sqlite3";
 import * as args from "./args.ts";
 import { HonkerError, invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
+import { plucked, prepared } from "./statements.ts";
 
 /** A held lock. */
 export interface Lock {
@@ -56,22 +57,16 @@ interface LockStatements {
   peek: Database.Statement;
 }
 
-const statements = new WeakMap<Database.Database, LockStatements>();
-
 function stmts(db: Host): LockStatements {
-  let s = statements.get(db.raw);
-  if (!s) {
-    s = {
-      acquire: db.raw.prepare("SELECT honker_lock_acquire(?, ?, ?)").pluck(),
-      release: db.raw.prepare("SELECT honker_lock_release(?, ?)").pluck(),
-      renew: db.raw.prepare("SELECT honker_lock_renew(?, ?, ?)").pluck(),
-      peek: db.raw.prepare(
-        "SELECT owner, expires_at AS expiresAt FROM _honker_locks WHERE name = ?",
-      ),
-    };
-    statements.set(db.raw, s);
-  }
-  return s;
+  return {
+    acquire: plucked(db.raw, "SELECT honker_lock_acquire(?, ?, ?)"),
+    release: plucked(db.raw, "SELECT honker_lock_release(?, ?)"),
+    renew: plucked(db.raw, "SELECT honker_lock_renew(?, ?, ?)"),
+    peek: prepared(
+      db.raw,
+      "SELECT owner, expires_at AS expiresAt FROM _honker_locks WHERE name = ?",
+    ),
+  };
 }
 
 function checkName(name: unknown, doing: string): asserts name is string {

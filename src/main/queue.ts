@@ -3,10 +3,10 @@
  * claim/ack/retry/fail for hand-rolled workers, status, dead letters and
  * results. `work()` runs handlers for you (see worker.ts).
  */
-import type Database from "better-sqlite3";
 import * as args from "./args.ts";
 import { HonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
+import { plucked, prepared } from "./statements.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
 
@@ -160,33 +160,14 @@ function enqueueArgs(
   };
 }
 
-/** Statements are prepared once per queue object, on first use. */
-class Statements {
-  private readonly cache = new Map<string, Database.Statement>();
-  private readonly raw: Database.Database;
-  constructor(raw: Database.Database) {
-    this.raw = raw;
-  }
-  get(sql: string): Database.Statement {
-    let st = this.cache.get(sql);
-    if (!st) {
-      st = this.raw.prepare(sql);
-      this.cache.set(sql, st);
-    }
-    return st;
-  }
-}
-
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
   private readonly db: Host;
-  private readonly st: Statements;
 
   constructor(db: Host, name: string) {
     args.name("queue(name)", "name", name);
     this.db = db;
     this.name = name;
-    this.st = new Statements(db.raw);
   }
 
   /** The database this queue lives in. */
@@ -204,26 +185,24 @@ export class Queue<P = unknown, R = unknown> {
     const a = enqueueArgs(doing, options);
     const values = [this.name, text, a.runAt, a.delay, a.priority, a.maxAttempts, a.expires];
     const insert = () =>
-      this.st
-        .get("SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)")
-        .pluck()
-        .get(...values) as number;
+      plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(...values) as number;
     if (a.key === undefined) return this.db.write(doing, insert);
     const key = a.key;
     return this.db.transaction(() =>
       this.db.write(doing, () => {
-        const existing = this.st
-          .get(
-            "SELECT d.job_id FROM _honker_x_dedup d JOIN _honker_live l ON l.id = d.job_id " +
-              "WHERE d.queue = ? AND d.key = ?",
-          )
+        const existing = prepared(
+          this.db.raw,
+          "SELECT d.job_id FROM _honker_x_dedup d JOIN _honker_live l ON l.id = d.job_id " +
+            "WHERE d.queue = ? AND d.key = ?",
+        )
           .pluck()
           .get(this.name, key) as number | undefined;
         if (existing !== undefined) return existing;
         const id = insert();
-        this.st
-          .get("INSERT OR REPLACE INTO _honker_x_dedup (queue, key, job_id) VALUES (?, ?, ?)")
-          .run(this.name, key, id);
+        prepared(
+          this.db.raw,
+          "INSERT OR REPLACE INTO _honker_x_dedup (queue, key, job_id) VALUES (?, ?, ?)",
+        ).run(this.name, key, id);
         return id;
       }),
     );
@@ -260,10 +239,12 @@ export class Queue<P = unknown, R = unknown> {
       30,
     );
     const text = this.db.write(doing, () =>
-      this.st
-        .get("SELECT honker_claim_batch(?, ?, ?, ?)")
-        .pluck()
-        .get(this.name, workerId, n, timeout),
+      plucked(this.db.raw, "SELECT honker_claim_batch(?, ?, ?, ?)").get(
+        this.name,
+        workerId,
+        n,
+        timeout,
+      ),
     ) as string;
     return (JSON.parse(text) as ClaimRow[]).map((r) => ({
       id: r.id,
@@ -281,8 +262,8 @@ export class Queue<P = unknown, R = unknown> {
     args.id(doing, "id", id);
     args.name(doing, "workerId", workerId);
     return this.db.write(doing, () => {
-      const ok = this.st.get("SELECT honker_ack(?, ?)").pluck().get(id, workerId) === 1;
-      if (ok) this.st.get("DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
+      const ok = plucked(this.db.raw, "SELECT honker_ack(?, ?)").get(id, workerId) === 1;
+      if (ok) prepared(this.db.raw, "DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
       return ok;
     });
   }
@@ -295,10 +276,10 @@ export class Queue<P = unknown, R = unknown> {
     return this.db.write(
       doing,
       () =>
-        this.st
-          .get("SELECT honker_ack_batch(?, ?)")
-          .pluck()
-          .get(JSON.stringify(ids), workerId) as number,
+        plucked(this.db.raw, "SELECT honker_ack_batch(?, ?)").get(
+          JSON.stringify(ids),
+          workerId,
+        ) as number,
     );
   }
 
@@ -312,7 +293,7 @@ export class Queue<P = unknown, R = unknown> {
     return this.db.write(
       doing,
       () =>
-        this.st.get("SELECT honker_retry(?, ?, ?, ?)").pluck().get(id, workerId, delay, error) ===
+        plucked(this.db.raw, "SELECT honker_retry(?, ?, ?, ?)").get(id, workerId, delay, error) ===
         1,
     );
   }
@@ -336,10 +317,10 @@ export class Queue<P = unknown, R = unknown> {
     const code = this.db.write(doing, () => {
       // TODO(native): one call, honker_x_retry, once the extension has it.
       const ok =
-        this.st.get("SELECT honker_retry(?, ?, ?, ?)").pluck().get(id, workerId, delay, error) ===
+        plucked(this.db.raw, "SELECT honker_retry(?, ?, ?, ?)").get(id, workerId, delay, error) ===
         1;
       if (!ok) return 0;
-      return this.st.get("SELECT 1 FROM _honker_dead WHERE id = ?").pluck().get(id) === 1 ? 2 : 1;
+      return plucked(this.db.raw, "SELECT 1 FROM _honker_dead WHERE id = ?").get(id) === 1 ? 2 : 1;
     });
     return code === 1 ? "retry" : code === 2 ? "dead" : "lost";
   }
@@ -352,7 +333,7 @@ export class Queue<P = unknown, R = unknown> {
     if (error !== null) args.text(doing, "error", error);
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_fail(?, ?, ?)").pluck().get(id, workerId, error) === 1,
+      () => plucked(this.db.raw, "SELECT honker_fail(?, ?, ?)").get(id, workerId, error) === 1,
     );
   }
 
@@ -364,7 +345,8 @@ export class Queue<P = unknown, R = unknown> {
     const extend = Math.ceil(args.num(doing, "extendSeconds", extendSeconds, 0, args.MAX_SECONDS));
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_heartbeat(?, ?, ?)").pluck().get(id, workerId, extend) === 1,
+      () =>
+        plucked(this.db.raw, "SELECT honker_heartbeat(?, ?, ?)").get(id, workerId, extend) === 1,
     );
   }
 
@@ -377,7 +359,7 @@ export class Queue<P = unknown, R = unknown> {
     args.id(doing, "id", id);
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_cancel(?, ?)").pluck().get(this.name, id) === 1,
+      () => plucked(this.db.raw, "SELECT honker_cancel(?, ?)").get(this.name, id) === 1,
     );
   }
 
@@ -387,12 +369,11 @@ export class Queue<P = unknown, R = unknown> {
     args.id(doing, "id", id);
     const text = toJsonText(progress, `${doing}: progress`);
     this.db.write(doing, () =>
-      this.st
-        .get(
-          "INSERT INTO _honker_x_progress (job_id, progress, updated_at) VALUES (?, ?, unixepoch()) " +
-            "ON CONFLICT(job_id) DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
-        )
-        .run(id, text),
+      prepared(
+        this.db.raw,
+        "INSERT INTO _honker_x_progress (job_id, progress, updated_at) VALUES (?, ?, unixepoch()) " +
+          "ON CONFLICT(job_id) DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
+      ).run(id, text),
     );
   }
 
@@ -401,14 +382,15 @@ export class Queue<P = unknown, R = unknown> {
     const doing = `queue('${this.name}').getJob`;
     args.id(doing, "id", id);
     return this.db.read(doing, () => {
-      const progressText = this.st
-        .get("SELECT progress FROM _honker_x_progress WHERE job_id = ?")
-        .pluck()
-        .get(id) as string | undefined;
+      const progressText = plucked(
+        this.db.raw,
+        "SELECT progress FROM _honker_x_progress WHERE job_id = ?",
+      ).get(id) as string | undefined;
       const progress = progressText === undefined ? undefined : fromJsonText(progressText);
-      const live = this.st
-        .get("SELECT * FROM _honker_live WHERE id = ? AND queue = ?")
-        .get(id, this.name) as LiveRow | undefined;
+      const live = prepared(
+        this.db.raw,
+        "SELECT * FROM _honker_live WHERE id = ? AND queue = ?",
+      ).get(id, this.name) as LiveRow | undefined;
       if (live) {
         return {
           id,
@@ -427,9 +409,10 @@ export class Queue<P = unknown, R = unknown> {
           error: null,
         };
       }
-      const dead = this.st
-        .get("SELECT * FROM _honker_dead WHERE id = ? AND queue = ?")
-        .get(id, this.name) as DeadRow | undefined;
+      const dead = prepared(
+        this.db.raw,
+        "SELECT * FROM _honker_dead WHERE id = ? AND queue = ?",
+      ).get(id, this.name) as DeadRow | undefined;
       if (dead) {
         return {
           id,
@@ -472,20 +455,19 @@ export class Queue<P = unknown, R = unknown> {
   /** Counts and ages for dashboards and status bars. */
   stats(): QueueStats {
     return this.db.read(`queue('${this.name}').stats`, () => {
-      const row = this.st
-        .get(
-          "SELECT " +
-            "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'pending') AS pending, " +
-            "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'processing') AS processing, " +
-            "(SELECT count(*) FROM _honker_dead WHERE queue = @queue) AS dead, " +
-            // Due since: run_at for pending jobs, claim_expires_at for claims that lapsed
-            // (a worker died: the job waits to be claimed again just the same).
-            "(SELECT min(due) FROM (" +
-            "SELECT min(run_at) AS due FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch() " +
-            "UNION ALL SELECT min(claim_expires_at) FROM _honker_live WHERE queue = @queue AND state = 'processing' AND claim_expires_at < unixepoch())) AS oldest, " +
-            "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
-        )
-        .get({ queue: this.name }) as {
+      const row = prepared(
+        this.db.raw,
+        "SELECT " +
+          "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'pending') AS pending, " +
+          "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'processing') AS processing, " +
+          "(SELECT count(*) FROM _honker_dead WHERE queue = @queue) AS dead, " +
+          // Due since: run_at for pending jobs, claim_expires_at for claims that lapsed
+          // (a worker died: the job waits to be claimed again just the same).
+          "(SELECT min(due) FROM (" +
+          "SELECT min(run_at) AS due FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch() " +
+          "UNION ALL SELECT min(claim_expires_at) FROM _honker_live WHERE queue = @queue AND state = 'processing' AND claim_expires_at < unixepoch())) AS oldest, " +
+          "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
+      ).get({ queue: this.name }) as {
         pending: number;
         processing: number;
         dead: number;
@@ -507,7 +489,7 @@ export class Queue<P = unknown, R = unknown> {
   nextClaimAt(): number {
     return this.db.read(
       `queue('${this.name}').nextClaimAt`,
-      () => this.st.get("SELECT honker_queue_next_claim_at(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_queue_next_claim_at(?)").get(this.name) as number,
     );
   }
 
@@ -519,7 +501,7 @@ export class Queue<P = unknown, R = unknown> {
   readyAt(): number {
     return this.db.read(
       `queue('${this.name}').readyAt`,
-      () => this.st.get("SELECT honker_x_queue_ready_at(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_x_queue_ready_at(?)").get(this.name) as number,
     );
   }
 
@@ -531,9 +513,10 @@ export class Queue<P = unknown, R = unknown> {
     const offset = args.optInt(doing, "options.offset", o.offset, 0, Number.MAX_SAFE_INTEGER, 0);
     return this.db.read(`queue('${this.name}').deadLetters`, () =>
       (
-        this.st
-          .get("SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id DESC LIMIT ? OFFSET ?")
-          .all(this.name, limit, offset) as DeadRow[]
+        prepared(
+          this.db.raw,
+          "SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+        ).all(this.name, limit, offset) as DeadRow[]
       ).map((r) => ({
         id: r.id,
         payload: fromJsonText<P>(r.payload),
@@ -557,17 +540,19 @@ export class Queue<P = unknown, R = unknown> {
       this.db.write(doing, () => {
         const rows = (
           ids === undefined
-            ? this.st
-                .get("SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id LIMIT 10000")
-                .all(this.name)
+            ? prepared(
+                this.db.raw,
+                "SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id LIMIT 10000",
+              ).all(this.name)
             : ids.map((id) =>
-                this.st
-                  .get("SELECT * FROM _honker_dead WHERE queue = ? AND id = ?")
-                  .get(this.name, id),
+                prepared(this.db.raw, "SELECT * FROM _honker_dead WHERE queue = ? AND id = ?").get(
+                  this.name,
+                  id,
+                ),
               )
         ).filter((r): r is DeadRow => r !== undefined) as DeadRow[];
-        const enqueue = this.st.get("SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)").pluck();
-        const del = this.st.get("DELETE FROM _honker_dead WHERE id = ?");
+        const enqueue = plucked(this.db.raw, "SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)");
+        const del = prepared(this.db.raw, "DELETE FROM _honker_dead WHERE id = ?");
         return rows.map((r) => {
           const id = enqueue.get(this.name, r.payload, r.priority, r.max_attempts) as number;
           del.run(r.id);
@@ -588,11 +573,10 @@ export class Queue<P = unknown, R = unknown> {
     return this.db.write(
       doing,
       () =>
-        this.st
-          .get(
-            "DELETE FROM _honker_dead WHERE queue = ? AND (? IS NULL OR died_at < unixepoch() - ?)",
-          )
-          .run(this.name, age, age).changes,
+        prepared(
+          this.db.raw,
+          "DELETE FROM _honker_dead WHERE queue = ? AND (? IS NULL OR died_at < unixepoch() - ?)",
+        ).run(this.name, age, age).changes,
     );
   }
 
@@ -600,7 +584,7 @@ export class Queue<P = unknown, R = unknown> {
   sweepExpired(): number {
     return this.db.write(
       `queue('${this.name}').sweepExpired`,
-      () => this.st.get("SELECT honker_sweep_expired(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_sweep_expired(?)").get(this.name) as number,
     );
   }
 
@@ -611,7 +595,7 @@ export class Queue<P = unknown, R = unknown> {
     const text = toJsonText(value === undefined ? null : value, `${doing}: value`);
     const ttl = args.int(doing, "ttlSeconds", ttlSeconds, 0, args.MAX_SECONDS);
     this.db.write(doing, () =>
-      this.st.get("SELECT honker_result_save(?, ?, ?)").get(id, text, ttl),
+      prepared(this.db.raw, "SELECT honker_result_save(?, ?, ?)").get(id, text, ttl),
     );
   }
 
@@ -648,7 +632,7 @@ export class Queue<P = unknown, R = unknown> {
         return fromJsonText<R>(text);
       }
       const dead = this.db.read(doing, () =>
-        this.st.get("SELECT last_error FROM _honker_dead WHERE id = ?").get(id),
+        prepared(this.db.raw, "SELECT last_error FROM _honker_dead WHERE id = ?").get(id),
       ) as { last_error: string | null } | undefined;
       if (dead) {
         throw new HonkerError(
@@ -678,7 +662,7 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   private getResultRow(id: number): string | undefined {
-    const v = this.st.get("SELECT honker_result_get(?)").pluck().get(id) as string | null;
+    const v = plucked(this.db.raw, "SELECT honker_result_get(?)").get(id) as string | null;
     return v === null ? undefined : v;
   }
 }

@@ -2,10 +2,10 @@
  * Fixed-window rate limits shared by every process that opens the file
  * (honker's `_honker_rate_limits`). A call that is refused is not counted.
  */
-import type Database from "better-sqlite3";
 import * as args from "./args.ts";
 import { invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
+import { plucked } from "./statements.ts";
 
 export interface RateLimitOptions {
   /** Calls allowed per window (whole number >= 1). */
@@ -14,21 +14,11 @@ export interface RateLimitOptions {
   perSeconds: number;
 }
 
-const statements = new WeakMap<
-  Database.Database,
-  { try: Database.Statement; sweep: Database.Statement }
->();
-
 function stmts(db: Host) {
-  let s = statements.get(db.raw);
-  if (!s) {
-    s = {
-      try: db.raw.prepare("SELECT honker_rate_limit_try(?, ?, ?)").pluck(),
-      sweep: db.raw.prepare("SELECT honker_rate_limit_sweep(?, ?)").pluck(),
-    };
-    statements.set(db.raw, s);
-  }
-  return s;
+  return {
+    try: plucked(db.raw, "SELECT honker_rate_limit_try(?, ?, ?)"),
+    sweep: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
+  };
 }
 
 function wholeNumber(value: unknown, min: number, max: number): value is number {

@@ -10,6 +10,7 @@ import type Database from "better-sqlite3";
 import { invalid, isHonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { logOnce } from "./report.ts";
+import { plucked } from "./statements.ts";
 
 export interface RetentionOptions {
   /** How often start() runs a pass, in ms (default 60000; null: only runOnce()). */
@@ -119,10 +120,10 @@ export class Retention {
     this.db = db;
     this.options = Object.freeze(resolved);
     this.stmts = {
-      notifications: db.raw.prepare("SELECT honker_prune_notifications(?, ?, ?)").pluck(),
-      dead: db.raw.prepare("SELECT honker_prune_dead(?, ?)").pluck(),
-      rateLimits: db.raw.prepare("SELECT honker_rate_limit_sweep(?, ?)").pluck(),
-      results: db.raw.prepare("SELECT honker_result_sweep(?)").pluck(),
+      notifications: plucked(db.raw, "SELECT honker_prune_notifications(?, ?, ?)"),
+      dead: plucked(db.raw, "SELECT honker_prune_dead(?, ?)"),
+      rateLimits: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
+      results: plucked(db.raw, "SELECT honker_result_sweep(?)"),
     };
   }
 

@@ -21,6 +21,7 @@ import { HonkerError, invalid } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { acquireLock, lockHolder, lockOwner, releaseLock } from "./lock.ts";
 import { logOnce } from "./report.ts";
+import { plucked } from "./statements.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 
 /** The lock every scheduler process competes for. */
@@ -161,16 +162,16 @@ export class Scheduler {
     this.lockTtl = lockTtl;
     const raw = db.raw;
     this.s = {
-      register: raw.prepare("SELECT honker_scheduler_register(?, ?, ?, ?, ?, ?, ?)").pluck(),
-      unregister: raw.prepare("SELECT honker_scheduler_unregister(?)").pluck(),
-      pause: raw.prepare("SELECT honker_scheduler_pause(?)").pluck(),
-      resume: raw.prepare("SELECT honker_scheduler_resume(?)").pluck(),
-      update: raw.prepare("SELECT honker_scheduler_update(?, ?, ?, ?, ?, ?, ?, ?)").pluck(),
-      list: raw.prepare("SELECT honker_scheduler_list()").pluck(),
-      exists: raw.prepare("SELECT 1 FROM _honker_scheduler_tasks WHERE name = ?").pluck(),
-      soonest: raw.prepare("SELECT honker_scheduler_soonest()").pluck(),
-      tick: raw.prepare("SELECT honker_scheduler_tick(?)").pluck(),
-      renew: raw.prepare("SELECT honker_lock_renew(?, ?, ?)").pluck(),
+      register: plucked(raw, "SELECT honker_scheduler_register(?, ?, ?, ?, ?, ?, ?)"),
+      unregister: plucked(raw, "SELECT honker_scheduler_unregister(?)"),
+      pause: plucked(raw, "SELECT honker_scheduler_pause(?)"),
+      resume: plucked(raw, "SELECT honker_scheduler_resume(?)"),
+      update: plucked(raw, "SELECT honker_scheduler_update(?, ?, ?, ?, ?, ?, ?, ?)"),
+      list: plucked(raw, "SELECT honker_scheduler_list()"),
+      exists: plucked(raw, "SELECT 1 FROM _honker_scheduler_tasks WHERE name = ?"),
+      soonest: plucked(raw, "SELECT honker_scheduler_soonest()"),
+      tick: plucked(raw, "SELECT honker_scheduler_tick(?)"),
+      renew: plucked(raw, "SELECT honker_lock_renew(?, ?, ?)"),
     };
   }
 

@@ -14,6 +14,7 @@ import { fromSqlite } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { LiveIterator, runHandler, type StreamHandle } from "./live-tail.ts";
 import { prunePasses, type RetentionOptions } from "./prune.ts";
+import { plucked } from "./statements.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 
 /** One event of a stream. */
@@ -105,26 +106,26 @@ export class StreamSubscription<P> extends LiveIterator<StreamEvent<P>> {
     this.topic = stream.name;
     this.consumer = options.consumer ?? null;
     try {
-      this.readStmt = db.raw.prepare("SELECT honker_stream_read_since(?, ?, ?)").pluck();
+      this.readStmt = plucked(db.raw, "SELECT honker_stream_read_since(?, ?, ?)");
       this.saveStmt =
         this.consumer === null
           ? null
-          : db.raw.prepare("SELECT honker_stream_save_offset(?, ?, ?)").pluck();
+          : plucked(db.raw, "SELECT honker_stream_save_offset(?, ?, ?)");
       // Start point: read after subscribing to the watcher (done by super).
       const saved =
         this.consumer === null
           ? undefined
-          : (db.raw
-              .prepare("SELECT offset FROM _honker_stream_consumers WHERE name = ? AND topic = ?")
-              .pluck()
-              .get(this.consumer, this.topic) as number | undefined);
+          : (plucked(
+              db.raw,
+              "SELECT offset FROM _honker_stream_consumers WHERE name = ? AND topic = ?",
+            ).get(this.consumer, this.topic) as number | undefined);
       if (saved !== undefined) this.cursor = saved;
       else if (from === "beginning") this.cursor = 0;
       else if (from === "latest") {
-        this.cursor = db.raw
-          .prepare("SELECT COALESCE(MAX(offset), 0) FROM _honker_stream WHERE topic = ?")
-          .pluck()
-          .get(this.topic) as number;
+        this.cursor = plucked(
+          db.raw,
+          "SELECT COALESCE(MAX(offset), 0) FROM _honker_stream WHERE topic = ?",
+        ).get(this.topic) as number;
       } else this.cursor = from;
     } catch (err) {
       void this.close();
@@ -195,10 +196,10 @@ export class Stream<P> {
     this.db = db;
     this.name = name;
     try {
-      this.publishStmt = db.raw.prepare("SELECT honker_stream_publish(?, ?, ?)").pluck();
-      this.readStmt = db.raw.prepare("SELECT honker_stream_read_since(?, ?, ?)").pluck();
-      this.offsetStmt = db.raw.prepare("SELECT honker_stream_get_offset(?, ?)").pluck();
-      this.pruneStmt = db.raw.prepare("SELECT honker_prune_stream(?, ?, ?, ?)").pluck();
+      this.publishStmt = plucked(db.raw, "SELECT honker_stream_publish(?, ?, ?)");
+      this.readStmt = plucked(db.raw, "SELECT honker_stream_read_since(?, ?, ?)");
+      this.offsetStmt = plucked(db.raw, "SELECT honker_stream_get_offset(?, ?)");
+      this.pruneStmt = plucked(db.raw, "SELECT honker_prune_stream(?, ?, ?, ?)");
     } catch (err) {
       throw fromSqlite(err, `stream('${name}')`);
     }

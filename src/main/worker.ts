@@ -8,6 +8,7 @@ import * as args from "./args.ts";
 import { HonkerError } from "./errors.ts";
 import type { ClaimedJob, Queue } from "./queue.ts";
 import { isTerminal, report } from "./report.ts";
+import { plucked } from "./statements.ts";
 import { checkJson } from "./values.ts";
 import type { WakeReason } from "./watcher.ts";
 
@@ -178,7 +179,6 @@ export class Worker<P, R> {
   private lastInflightCheck = 0;
   private inflightTimer: NodeJS.Timeout | null = null;
   private fatal: unknown = null;
-  private ownedStmt: import("better-sqlite3").Statement | null = null;
   /** Counters for status displays and tests. */
   readonly stats = { claimed: 0, completed: 0, retried: 0, dead: 0, cancelled: 0 };
 
@@ -596,12 +596,11 @@ export class Worker<P, R> {
     let mine: Set<number>;
     try {
       const ids = [...this.inflight.keys()];
-      this.ownedStmt ??= db.raw
-        .prepare(
-          "SELECT id FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND state = 'processing'",
-        )
-        .pluck();
-      const rows = this.ownedStmt.all(JSON.stringify(ids), this.workerId) as number[];
+      const owned = plucked(
+        db.raw,
+        "SELECT id FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND state = 'processing'",
+      );
+      const rows = owned.all(JSON.stringify(ids), this.workerId) as number[];
       mine = new Set(rows);
     } catch {
       return;
