@@ -18,6 +18,7 @@ import { type Listener, type ListenOptions, listen, listenCallback } from "./lis
 import { type Lock, tryLock, type WithLockOptions, withLock } from "./lock.ts";
 import { Queue } from "./queue.ts";
 import { type RateLimitOptions, rateLimit } from "./ratelimit.ts";
+import { report } from "./report.ts";
 import { Retention, type RetentionOptions, resolveRetentionOptions } from "./retention.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import type {
@@ -30,6 +31,7 @@ import type {
   StreamName,
   StreamPayload,
 } from "./schema.ts";
+import { prepared } from "./statements.ts";
 import { Stream } from "./stream.ts";
 import { toJsonText } from "./values.ts";
 import { Watcher, type WatcherOptions } from "./watcher.ts";
@@ -64,6 +66,12 @@ export interface OpenOptions {
    * for one.
    */
   checkpointAfterWalBytes?: number;
+  /**
+   * Where warnings about the database as a whole go: today, a -wal file
+   * that keeps growing because a reader pins an old snapshot
+   * (HONKER_WAL_GROWING). Default: logged once per cause.
+   */
+  onError?: (err: unknown) => void;
 }
 
 export type { Closeable } from "./host.ts";
@@ -100,6 +108,7 @@ function checkOpenArgs(path: unknown, options: unknown): OpenOptions {
   if (o.retention !== false) resolveRetentionOptions(o.retention ?? {});
   const sch = args.options<SchedulerOptions>(fn, o.scheduler, "options.scheduler");
   args.optInt(fn, "options.scheduler.lockTtl", sch.lockTtl, 2, 3600, 10);
+  args.optFunc(fn, "options.onError", o.onError);
   args.oneOf(fn, "options.checkpoints", o.checkpoints, ["background", "inline"], "background");
   args.optInt(
     fn,
@@ -198,6 +207,13 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   /** The background retention task (null when disabled). */
   readonly retention: Retention | null;
   private readonly busyTimeoutMs: number;
+  /** The writer's own checkpoint, for when the -wal passes the hard bound. */
+  private readonly forceCheckpoint = () =>
+    prepared(this.raw, "PRAGMA wal_checkpoint(TRUNCATE)").get() as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    };
   private busyTimeoutStmt!: Database.Statement;
 
   constructor(path: string, options: OpenOptions = {}) {
@@ -244,7 +260,11 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       raw.pragma("synchronous = NORMAL");
       raw.pragma("foreign_keys = ON");
       raw.pragma("temp_store = MEMORY");
+      // Background checkpoints (and, past a hard bound, the writer itself)
+      // keep the WAL near checkpointAfterWalBytes; see checkpointer.ts.
+      const walTarget = options.checkpointAfterWalBytes ?? 4 * 1024 * 1024;
       raw.pragma(`wal_autocheckpoint = ${options.checkpoints === "inline" ? 10000 : 0}`);
+      raw.pragma(`journal_size_limit = ${Math.max(walTarget, 1024 * 1024)}`);
       // A first read in WAL mode opens -wal and -shm now, not at some later call.
       raw.prepare("SELECT count(*) FROM sqlite_schema").get();
       this.path = realpathSync(abs);
@@ -279,7 +299,10 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
     this.checkpointer =
       options.checkpoints === "inline"
         ? null
-        : new Checkpointer(this.path, { minWalBytes: options.checkpointAfterWalBytes });
+        : new Checkpointer(this.path, {
+            minWalBytes: options.checkpointAfterWalBytes,
+            onWarning: (err) => report(`database ${this.path}`, options.onError, err),
+          });
     if (options.retention === false) {
       this.retention = null;
     } else {
@@ -482,7 +505,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   /** After a local commit: wake local waiters, schedule a background checkpoint. */
   private committed(): void {
     this.watcher.notifyLocal();
-    this.checkpointer?.noteCommit();
+    this.checkpointer?.afterCommit(this.forceCheckpoint);
   }
 
   /** Registers something close() must stop first. Returns an unregister function. */
