@@ -274,19 +274,75 @@ int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,
   }
   va_end(ap);
   memset(out, 0, sizeof(*out));
-  while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
-    if (!out->has_row) {
-      out->has_row = 1;
-      out->first_null = sqlite3_column_type(s.stmt, 0) == SQLITE_NULL;
-      out->first = sqlite3_column_int64(s.stmt, 0);
-    }
+  rc = sqlite3_step(s.stmt);
+  if (rc == SQLITE_ROW) {
+    out->has_row = 1;
+    out->first_null = sqlite3_column_type(s.stmt, 0) == SQLITE_NULL;
+    out->first = sqlite3_column_int64(s.stmt, 0);
+    rc = hk_step_all(s.stmt);
+  } else {
+    rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(s.stmt);
   }
-  if (rc != SQLITE_DONE) {
-    hk_sql_error(ctx, fn, db, sqlite3_reset(s.stmt));
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, fn, db, rc);
     hk_stmt_done(&s);
     return 1;
   }
   out->changes = sqlite3_changes(db);
   hk_stmt_done(&s);
   return 0;
+}
+
+int hk_step_all(sqlite3_stmt *st) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(st);
+}
+
+static void bind_all(sqlite3_stmt *st, const hk_bind *binds, int nbinds) {
+  int count = sqlite3_bind_parameter_count(st);
+  for (int k = 0; k < nbinds && k < count; k++) {
+    const hk_bind *b = &binds[k];
+    if (b->type == 'i') {
+      sqlite3_bind_int64(st, k + 1, b->i);
+    } else if (b->t) {
+      sqlite3_bind_text(st, k + 1, b->t, b->n, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, k + 1);
+    }
+  }
+}
+
+int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps, const hk_bind *binds,
+                 int nbinds, int *gate, int *last) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  *gate = 0;
+  *last = 0;
+  int began = hk_savepoint_begin(ctx);
+  int rc = SQLITE_OK;
+  for (int i = 0; i < nsteps && rc == SQLITE_OK; i++) {
+    hk_stmt s = {NULL, 1};
+    if (steps[i].slot == HK_UNCACHED) {
+      rc = sqlite3_prepare_v2(db, steps[i].sql, -1, &s.stmt, NULL);
+    } else {
+      rc = hk_stmt_get(ctx, steps[i].slot, steps[i].sql, &s);
+    }
+    if (rc != SQLITE_OK) break;
+    bind_all(s.stmt, binds, nbinds);
+    rc = hk_step_all(s.stmt);
+    int changes = sqlite3_changes(db);
+    hk_stmt_done(&s);
+    if (rc != SQLITE_OK) break;
+    if (i == 0) *gate = changes;
+    if (i == nsteps - 1) *last = changes;
+    if (i == 0 && changes == 0) break;
+  }
+  if (rc != SQLITE_OK) {
+    *gate = 0;
+    *last = 0;
+    hk_sql_error(ctx, fn, db, rc); /* before the rollback replaces the message */
+  }
+  hk_savepoint_end(ctx, began, rc == SQLITE_OK);
+  return rc != SQLITE_OK;
 }

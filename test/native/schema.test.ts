@@ -48,12 +48,18 @@ describe("honker_bootstrap", () => {
         "_honker_stream",
         "_honker_stream_consumers",
         "_honker_x_meta",
+        "_honker_x_dedup",
+        "_honker_x_progress",
+        "_honker_x_history",
+        "_honker_x_history_finished",
+        "_honker_x_history_queue",
+        "_honker_x_dedup_job",
       ]) {
         assert.ok(names.includes(t), `missing ${t}`);
       }
       assert.equal(
         scalar(db, "(SELECT value FROM _honker_x_meta WHERE key = 'format_version')"),
-        "1",
+        "2",
       );
     } finally {
       close();
