@@ -221,6 +221,39 @@ describe("Python's sqlite3 module", { skip: pythonSkipReason() }, () => {
     assert.equal(deadCount(), 0);
   });
 
+  it("gets dedup keys, progress and the merged job view, as the host does", () => {
+    const out = runPython(
+      ctx.path,
+      ext,
+      [
+        'enq = "SELECT honker_x_enqueue(?, ?, NULL, NULL, 0, 3, NULL, ?)"',
+        'first = one(enq, "py", \'{"n":1}\', "order-9")',
+        'out([first, one(enq, "py", \'{"n":2}\', "order-9")])',
+        'out(one("SELECT honker_x_progress_set(?, ?)", first, \'{"pct":40}\'))',
+        'claimed = json.loads(one("SELECT honker_claim_batch(?, ?, ?, ?)", "py", "py-w", 10, 60))',
+        'out([c["id"] for c in claimed])',
+        'out(one("SELECT honker_x_progress_set(?, ?)", first, \'{"pct":100}\'))',
+        'out(one("SELECT honker_ack(?, ?)", first, "py-w"))',
+        'job = json.loads(one("SELECT honker_x_get_job(?)", first))',
+        'out([job["state"], job["payload"], job["progress"], job["attempts"], job["queue"]])',
+        'out(one("SELECT count(*) FROM _honker_x_progress") + one("SELECT count(*) FROM _honker_x_dedup"))',
+        'out(one(enq, "py", \'{"n":3}\', "order-9"))',
+      ].join("\n"),
+    );
+    assert.deepEqual(out, [
+      [1, 1],
+      1,
+      [1],
+      1,
+      1,
+      ["completed", '{"n":1}', '{"pct":100}', 1, "py"],
+      0,
+      2,
+    ]);
+    // better-sqlite3 reads the same history.
+    assert.equal(JSON.parse(scalar<string>(db, "honker_x_get_job(1)")).progress, '{"pct":100}');
+  });
+
   it("reads with read_since a stream the shell published, saving offsets", {
     skip: shellSkipReason(),
   }, () => {
