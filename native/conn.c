@@ -225,14 +225,26 @@ int hk_exec(sqlite3_context *ctx, const char *sql) {
  * while another writing statement is running (e.g. INSERT ... SELECT
  * honker_retry(...)); then the enclosing statement's own rollback covers us.
  */
+static int run_cached(sqlite3_context *ctx, hk_slot slot, const char *sql) {
+  hk_stmt s;
+  int rc = hk_stmt_get(ctx, slot, sql, &s);
+  if (rc != SQLITE_OK) return rc;
+  rc = hk_step_all(s.stmt);
+  hk_stmt_done(&s);
+  return rc;
+}
+
+/* The three statements are cached: ack and the other exit paths run one
+ * savepoint per call, and preparing them each time cost more than the
+ * statements inside. */
 int hk_savepoint_begin(sqlite3_context *ctx) {
-  return hk_exec(ctx, "SAVEPOINT honker_fn") == SQLITE_OK;
+  return run_cached(ctx, HK_S_SAVEPOINT, "SAVEPOINT honker_fn") == SQLITE_OK;
 }
 
 void hk_savepoint_end(sqlite3_context *ctx, int began, int ok) {
   if (!began) return;
-  if (!ok) hk_exec(ctx, "ROLLBACK TO honker_fn");
-  hk_exec(ctx, "RELEASE honker_fn");
+  if (!ok) run_cached(ctx, HK_S_SAVEPOINT_ROLLBACK, "ROLLBACK TO honker_fn");
+  run_cached(ctx, HK_S_SAVEPOINT_RELEASE, "RELEASE honker_fn");
 }
 
 int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,

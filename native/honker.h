@@ -74,6 +74,9 @@ typedef enum hk_slot {
   HK_S_DEDUP_RECORD,
   HK_S_PROGRESS_SET,
   HK_S_X_GET_JOB,
+  HK_S_SAVEPOINT,
+  HK_S_SAVEPOINT_RELEASE,
+  HK_S_SAVEPOINT_ROLLBACK,
   HK_SLOT_COUNT,
   HK_UNCACHED = -1 /* prepare, run and finalize: for cold statements */
 } hk_slot;

@@ -47,6 +47,11 @@ static const char ENQUEUE_SQL[] =
 #define DEDUP_OF_LIVE(WHERE) \
   "DELETE FROM _honker_x_dedup WHERE job_id IN (SELECT id FROM _honker_live WHERE " WHERE ")"
 
+/* The same for one job whose gate statement (history or dead insert) has
+ * just matched it: ?1 is its id. */
+#define PROGRESS_OF_ID "DELETE FROM _honker_x_progress WHERE job_id = ?1"
+#define DEDUP_OF_ID "DELETE FROM _honker_x_dedup WHERE job_id = ?1"
+
 #define DEAD_FROM_LIVE(ERROR)                                                                \
   "INSERT OR REPLACE INTO _honker_dead "                                                    \
   "(id, queue, payload, priority, run_at, max_attempts, attempts, last_error, created_at) " \
@@ -196,8 +201,8 @@ static const char *const X_GET_JOB_KEYS[] = {
  * dedup clean-up, and the DELETE from _honker_live last. */
 static const hk_step ACK_STEPS[] = {
     {HK_S_HISTORY_ACK, HISTORY_FROM_LIVE("'completed'", "?3", "NULL", ACK_WHERE)},
-    {HK_S_PROGRESS_DEL_ACK, PROGRESS_OF_LIVE(ACK_WHERE)},
-    {HK_S_DEDUP_DEL_ACK, DEDUP_OF_LIVE(ACK_WHERE)},
+    {HK_S_PROGRESS_DEL_ACK, PROGRESS_OF_ID},
+    {HK_S_DEDUP_DEL_ACK, DEDUP_OF_ID},
     {HK_S_ACK, ACK_SQL},
 };
 
@@ -211,8 +216,8 @@ static const hk_step ACK_BATCH_STEPS[] = {
 static const hk_step DEAD_STEPS[] = {
     {HK_S_MOVE_TO_DEAD, MOVE_TO_DEAD_SQL},
     {HK_S_HISTORY_DEAD, HISTORY_FROM_LIVE("'dead'", "?3", "?4", CLAIMED_WHERE)},
-    {HK_S_PROGRESS_DEL_CLAIMED, PROGRESS_OF_LIVE(CLAIMED_WHERE)},
-    {HK_S_DEDUP_DEL_CLAIMED, DEDUP_OF_LIVE(CLAIMED_WHERE)},
+    {HK_S_PROGRESS_DEL_CLAIMED, PROGRESS_OF_ID},
+    {HK_S_DEDUP_DEL_CLAIMED, DEDUP_OF_ID},
     {HK_S_DELETE_CLAIMED, DELETE_CLAIMED_SQL},
 };
 
@@ -227,8 +232,8 @@ static const hk_step EXHAUSTED_STEPS[] = {
 
 static const hk_step CANCEL_STEPS[] = {
     {HK_S_HISTORY_CANCEL, HISTORY_FROM_LIVE("'cancelled'", "?3", "NULL", CANCEL_WHERE)},
-    {HK_S_PROGRESS_DEL_CANCEL, PROGRESS_OF_LIVE(CANCEL_WHERE)},
-    {HK_S_DEDUP_DEL_CANCEL, DEDUP_OF_LIVE(CANCEL_WHERE)},
+    {HK_S_PROGRESS_DEL_CANCEL, PROGRESS_OF_ID},
+    {HK_S_DEDUP_DEL_CANCEL, DEDUP_OF_ID},
     {HK_S_CANCEL, CANCEL_SQL},
 };
 
