@@ -306,13 +306,20 @@ static void enqueue_impl(sqlite3_context *ctx, int argc, sqlite3_value **argv, c
   hk_outcome o;
   int began = 0;
   if (key) {
-    if (hk_run(ctx, fn, HK_S_DEDUP_LOOKUP, DEDUP_LOOKUP_SQL, &o, "tt", queue, qlen, key, klen))
+    /* The savepoint (a transaction, in autocommit mode) comes first, so the
+     * lookup and the insert share one snapshot: if another connection
+     * commits the same key in between, our insert fails with SQLITE_BUSY
+     * (stale snapshot) instead of making a second job. */
+    began = hk_savepoint_begin(ctx);
+    if (hk_run(ctx, fn, HK_S_DEDUP_LOOKUP, DEDUP_LOOKUP_SQL, &o, "tt", queue, qlen, key, klen)) {
+      hk_savepoint_end(ctx, began, 0);
       return;
+    }
     if (o.has_row) {
+      hk_savepoint_end(ctx, began, 1);
       sqlite3_result_int64(ctx, o.first);
       return;
     }
-    began = hk_savepoint_begin(ctx);
   }
   int err = exp_null ? hk_run(ctx, fn, HK_S_ENQUEUE, ENQUEUE_SQL, &o, "ttiiin", queue, qlen,
                               payload, plen, when, priority, max_attempts)

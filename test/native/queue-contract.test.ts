@@ -4,11 +4,25 @@
  * merged job view, so SQL-only clients get what the host gets.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { describe, it } from "node:test";
-import { type ClaimedRow, type Db, freshDbEachTest, json, now, scalar } from "../helpers/db.ts";
+import { getLoadablePath } from "../../src/extension/index.ts";
+import {
+  type ClaimedRow,
+  type Db,
+  type FreshDb,
+  freshDbEachTest,
+  json,
+  now,
+  scalar,
+} from "../helpers/db.ts";
 
+const require = createRequire(import.meta.url);
+let ctx: FreshDb;
 let db: Db;
 freshDbEachTest((c) => {
+  ctx = c;
   db = c.db;
 });
 
@@ -143,6 +157,62 @@ describe("honker_x_enqueue", () => {
       rows("_honker_x_dedup", "job_id").map((r) => r.job_id),
       [id + 1],
     );
+  });
+
+  it("makes one job per key when four processes enqueue the same keys at once", {
+    timeout: 60_000,
+  }, async () => {
+    const script = `
+      const Database = require(${JSON.stringify(require.resolve("better-sqlite3"))});
+      const db = new Database(process.argv[1]);
+      db.pragma("busy_timeout = 5000");
+      db.loadExtension(process.argv[2]);
+      const enqueue = db
+        .prepare("SELECT honker_x_enqueue('race', '1', NULL, NULL, 0, 3, NULL, ?)")
+        .pluck();
+      const ids = {};
+      for (let i = 0; i < 400; i++) {
+        const key = "k" + ((i + Number(process.argv[3]) * 5) % 20);
+        for (;;) {
+          try {
+            const id = enqueue.get(key);
+            (ids[key] ??= new Set()).add(id);
+            break;
+          } catch (e) {
+            if (e.code !== "SQLITE_BUSY" && e.code !== "SQLITE_BUSY_SNAPSHOT") throw e;
+          }
+        }
+      }
+      db.close();
+      process.stdout.write(JSON.stringify(Object.fromEntries(
+        Object.entries(ids).map(([k, v]) => [k, [...v]]))));`;
+    const runs = [0, 1, 2, 3].map(
+      (n) =>
+        new Promise<Record<string, number[]>>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            ["-e", script, ctx.path, getLoadablePath(), String(n)],
+            { stdio: ["ignore", "pipe", "inherit"] },
+          );
+          let out = "";
+          child.stdout.setEncoding("utf8").on("data", (d: string) => {
+            out += d;
+          });
+          child.on("exit", (code) =>
+            code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`)),
+          );
+        }),
+    );
+    const reports = await Promise.all(runs);
+    assert.equal(count("_honker_live"), 20);
+    const byKey = new Map<string, Set<number>>();
+    for (const r of reports) {
+      for (const [k, ids] of Object.entries(r)) {
+        for (const id of ids) byKey.set(k, (byKey.get(k) ?? new Set()).add(id));
+      }
+    }
+    assert.equal(byKey.size, 20);
+    for (const [k, ids] of byKey) assert.equal(ids.size, 1, `key ${k} got ids ${[...ids]}`);
   });
 
   it("refuses a bad key or bad argument, naming it, and writes nothing", () => {
