@@ -3,6 +3,12 @@
  * sweep_expired, queue_next_claim_at. Semantics and JSON shapes are
  * honker's (keys in alphabetical order, payloads as JSON strings).
  *
+ * Our additions on top (honker_x_*): enqueue with a dedup key, progress,
+ * retry telling requeued from dead, and the merged job view. Every way out
+ * of _honker_live (ack, ack_batch, fail, retry to dead, cancel, sweep,
+ * claim's dead-lettering) also writes the _honker_x_history row and deletes
+ * the job's progress and dedup rows, in one savepoint (see *_STEPS).
+ *
  * "now" is taken once per call (hk_now) and bound as a parameter, so every
  * statement of one call agrees on it.
  */

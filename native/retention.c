@@ -46,12 +46,13 @@ static const char HISTORY_AGE_SQL[] =
     "DELETE FROM _honker_x_history WHERE id IN (SELECT id FROM _honker_x_history "
     "WHERE finished_at < ?1 ORDER BY finished_at, id LIMIT +?2)";
 
+/* Rows at or below the (max_count+1)-th newest (finished_at, id): a row
+ * value, so the scan is one index range in order with no sort. */
 static const char HISTORY_COUNT_SQL[] =
-    "DELETE FROM _honker_x_history WHERE id IN (SELECT h.id FROM _honker_x_history h, "
-    "(SELECT finished_at AS f, id AS i FROM _honker_x_history "
-    "ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?1) AS edge "
-    "WHERE h.finished_at < edge.f OR (h.finished_at = edge.f AND h.id <= edge.i) "
-    "ORDER BY h.finished_at, h.id LIMIT +?2)";
+    "DELETE FROM _honker_x_history WHERE id IN (SELECT id FROM _honker_x_history "
+    "WHERE (finished_at, id) <= (SELECT finished_at, id FROM _honker_x_history "
+    "ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?1) "
+    "ORDER BY finished_at, id LIMIT +?2)";
 
 /* Reads an optional non-negative whole number; -1 stands for NULL. */
 static int opt_count(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
