@@ -326,19 +326,38 @@ static void bind_all(sqlite3_stmt *st, const hk_bind *binds, int nbinds) {
   }
 }
 
-int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps, const hk_bind *binds,
-                 int nbinds, int *gate, int *last) {
+/* True when preparing failed because one of our own _honker_x_ tables is
+ * missing: a file that honker made, or one our older format never
+ * bootstrapped again. */
+static int missing_x_table(sqlite3 *db, int rc) {
+  if (rc != SQLITE_ERROR) return 0;
+  const char *msg = sqlite3_errmsg(db);
+  return strncmp(msg, "no such table: _honker_x_", 25) == 0 ||
+         strncmp(msg, "no such table: main._honker_x_", 30) == 0;
+}
+
+int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps,
+                 const hk_bind *binds, int nbinds, int *gate, int *last) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   *gate = 0;
   *last = 0;
   int began = hk_savepoint_begin(ctx);
   int rc = SQLITE_OK;
+  int gated = 0;     /* a statement has played the gate */
+  int honker_only = 0; /* our tables are missing: do what honker does */
   for (int i = 0; i < nsteps && rc == SQLITE_OK; i++) {
+    int ours = strstr(steps[i].sql, "_honker_x_") != NULL;
+    if (ours && honker_only) continue;
     hk_stmt s = {NULL, 1};
     if (steps[i].slot == HK_UNCACHED) {
       rc = sqlite3_prepare_v2(db, steps[i].sql, -1, &s.stmt, NULL);
     } else {
       rc = hk_stmt_get(ctx, steps[i].slot, steps[i].sql, &s);
+    }
+    if (rc != SQLITE_OK && ours && missing_x_table(db, rc)) {
+      honker_only = 1;
+      rc = SQLITE_OK;
+      continue;
     }
     if (rc != SQLITE_OK) break;
     bind_all(s.stmt, binds, nbinds);
@@ -346,9 +365,12 @@ int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int
     int changes = sqlite3_changes(db);
     hk_stmt_done(&s);
     if (rc != SQLITE_OK) break;
-    if (i == 0) *gate = changes;
     if (i == nsteps - 1) *last = changes;
-    if (i == 0 && changes == 0) break;
+    if (!gated) {
+      gated = 1;
+      *gate = changes;
+      if (changes == 0) break;
+    }
   }
   if (rc != SQLITE_OK) {
     *gate = 0;

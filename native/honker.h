@@ -125,9 +125,13 @@ typedef struct hk_step {
 
 /*
  * Runs `steps` in order inside one savepoint, binding binds[k] to parameter
- * ?k+1 of each statement that has it. Step 0 is the gate: when it changes
- * nothing, the rest are skipped. *gate and *last receive the changes of
- * the first and the last statement (0 when skipped). On failure sets an SQL
+ * ?k+1 of each statement that has it. The first statement run is the
+ * gate: when it changes nothing, the rest are skipped. *gate and *last
+ * receive the changes of the gate and of the last statement (0 when
+ * skipped). Statements naming a _honker_x_ table are skipped, from the
+ * first one whose table is missing on (a file honker made, or one not
+ * bootstrapped since our format changed): honker's own statements still
+ * run, so honker's functions keep honker's behaviour on such files. On failure sets an SQL
  * error prefixed with fn, rolls the savepoint back and returns non-zero.
  */
 int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps, const hk_bind *binds,

@@ -15,6 +15,7 @@ import {
   freshDbEachTest,
   json,
   now,
+  openDb,
   scalar,
 } from "../helpers/db.ts";
 
@@ -893,4 +894,59 @@ describe("honker_x_history_prune", () => {
       /honker_x_history_prune: argument 1 \(max_age_s\) must be an integer, got text$/,
     );
   });
+});
+
+describe("honker's functions on a file without our tables", () => {
+  for (const [label, drop] of [
+    [
+      "a file honker made",
+      ["_honker_x_meta", "_honker_x_dedup", "_honker_x_progress", "_honker_x_history"],
+    ],
+    ["a format-1 file not bootstrapped again", ["_honker_x_history"]],
+  ] as const) {
+    it(`${label}: ack, fail, retry, cancel, sweep and dead-lettering behave as honker's`, () => {
+      for (const t of drop) db.exec(`DROP TABLE ${t}`);
+      db.close();
+      // A client that loads the extension and never runs honker_bootstrap().
+      const other = openDb(ctx.path, { bootstrap: false });
+      try {
+        const enq = (maxAttempts = 3, expires: number | null = null) =>
+          scalar<number>(
+            other,
+            "honker_enqueue('q', '1', NULL, NULL, 0, ?, ?)",
+            maxAttempts,
+            expires,
+          );
+        const ids = [enq(), enq(), enq(1), enq(), enq(1)];
+        assert.equal(
+          JSON.parse(scalar<string>(other, "honker_claim_batch('q', 'w', 5, 30)")).length,
+          5,
+        );
+        const [a, b, c, d, e] = ids as [number, number, number, number, number];
+        assert.equal(scalar(other, "honker_ack(?, 'w')", a), 1);
+        assert.equal(scalar(other, "honker_ack(?, 'w')", a), 0);
+        assert.equal(scalar(other, "honker_fail(?, 'w', 'boom')", b), 1);
+        assert.equal(scalar(other, "honker_retry(?, 'w', 0, 'last')", c), 1);
+        assert.equal(scalar(other, "honker_cancel(?)", d), 1);
+        other.prepare("UPDATE _honker_live SET claim_expires_at = 0 WHERE id = ?").run(e);
+        assert.equal(scalar(other, "honker_claim_batch('q', 'w', 5, 30)"), "[]");
+        const f = enq(3, 0);
+        other.prepare("UPDATE _honker_live SET expires_at = expires_at - 5 WHERE id = ?").run(f);
+        assert.equal(scalar(other, "honker_sweep_expired('q')"), 1);
+        assert.equal(scalar(other, "honker_ack_batch('[1]', 'w')"), 0);
+        assert.equal(scalar(other, "(SELECT count(*) FROM _honker_live)"), 0);
+        assert.deepEqual(
+          other.prepare("SELECT id, last_error FROM _honker_dead ORDER BY id").raw().all(),
+          [
+            [b, "boom"],
+            [c, "last"],
+            [e, "max attempts exceeded"],
+            [f, "expired"],
+          ],
+        );
+      } finally {
+        other.close();
+      }
+    });
+  }
 });
