@@ -74,6 +74,45 @@ describe("the sqlite3 shell", { skip: shellSkipReason() }, () => {
     assert.equal(deadCount(), 0);
   });
 
+  it("runs the queue contract functions on its own SQLite (history, retry, redrive, prune)", () => {
+    const res = runShell(
+      ctx.path,
+      ext,
+      [
+        "SELECT honker_x_format_version();",
+        "SELECT honker_x_enqueue('sh', '{\"n\":1}', NULL, NULL, 0, 1, NULL, 'k');",
+        "SELECT honker_x_enqueue('sh', '{\"n\":2}', NULL, NULL, 0, 1, NULL, 'k');",
+        "SELECT honker_x_progress_set(1, '\"half\"');",
+        "SELECT json_array_length(honker_claim_batch('sh', 'w', 10, 60));",
+        "SELECT honker_x_retry(1, 'w', 0, 'bad');",
+        "SELECT json_extract(honker_x_get_job(1), '$.state', '$.error', '$.progress');",
+        "SELECT honker_x_dead_redrive('sh', NULL, 10);",
+        "SELECT json_extract(honker_x_get_job(1), '$.state', '$.attempts');",
+        "SELECT honker_cancel(1);",
+        "SELECT json_extract(honker_x_get_job(1), '$.state');",
+        "SELECT honker_x_history_prune(NULL, 0, 10);",
+        "SELECT honker_x_get_job(1) IS NULL;",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(res.stderr, "");
+    assert.deepEqual(lines(res.stdout), [
+      "2",
+      "1",
+      "1",
+      "1",
+      "1",
+      "2",
+      '["dead","bad","\\"half\\""]',
+      "1",
+      '["pending",0]',
+      "1",
+      "cancelled",
+      "1",
+      "1",
+    ]);
+  });
+
   it("loads the extension from its path without the .so suffix", () => {
     assert.ok(ext.endsWith(".so"), ext);
     const bare = ext.slice(0, -".so".length);
