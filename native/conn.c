@@ -214,17 +214,7 @@ void hk_stmt_done(hk_stmt *s) {
   s->stmt = NULL;
 }
 
-int hk_exec(sqlite3_context *ctx, const char *sql) {
-  hk_conn *c = sqlite3_user_data(ctx);
-  return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
-}
-
-/*
- * A function that writes more than one statement wraps them in a savepoint
- * so a failure half way leaves nothing behind. SQLite refuses a savepoint
- * while another writing statement is running (e.g. INSERT ... SELECT
- * honker_retry(...)); then the enclosing statement's own rollback covers us.
- */
+/* Runs a cached statement that takes no parameters (the savepoint ones). */
 static int run_cached(sqlite3_context *ctx, hk_slot slot, const char *sql) {
   hk_stmt s;
   int rc = hk_stmt_get(ctx, slot, sql, &s);
@@ -234,9 +224,15 @@ static int run_cached(sqlite3_context *ctx, hk_slot slot, const char *sql) {
   return rc;
 }
 
-/* The three statements are cached: ack and the other exit paths run one
+/*
+ * A function that writes more than one statement wraps them in a savepoint
+ * so a failure half way leaves nothing behind. SQLite refuses a savepoint
+ * while another writing statement is running (e.g. INSERT ... SELECT
+ * honker_retry(...)); then the enclosing statement's own rollback covers us.
+ * The three statements are cached: ack and the other exit paths take one
  * savepoint per call, and preparing them each time cost more than the
- * statements inside. */
+ * statements inside.
+ */
 int hk_savepoint_begin(sqlite3_context *ctx) {
   return run_cached(ctx, HK_S_SAVEPOINT, "SAVEPOINT honker_fn") == SQLITE_OK;
 }

@@ -103,7 +103,6 @@ int hk_register_cache_module(sqlite3 *db, hk_conn *c);
 int hk_stmt_get(sqlite3_context *ctx, hk_slot slot, const char *sql, hk_stmt *out);
 void hk_statement_stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void hk_stmt_done(hk_stmt *s);
-int hk_exec(sqlite3_context *ctx, const char *sql);
 /* Steps a bound statement until it is done, ignoring any rows. Returns
  * SQLITE_OK, or the statement's error code (the one way to run a statement
  * to completion; hk_run and hk_run_steps use it). */
