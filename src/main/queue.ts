@@ -39,7 +39,7 @@ export interface ClaimedJob<P> {
   claimExpiresAt: number;
 }
 
-export type JobState = "pending" | "processing" | "completed" | "dead" | "unknown";
+export type JobState = "pending" | "processing" | "completed" | "cancelled" | "dead";
 
 /** What `getJob` knows about a job, wherever it is in its life. */
 export interface JobInfo<P, R = unknown> {
@@ -52,6 +52,8 @@ export interface JobInfo<P, R = unknown> {
   priority: number | null;
   runAt: number | null;
   createdAt: number | null;
+  /** Unix seconds when it completed, was cancelled or died; null while live. */
+  finishedAt: number | null;
   workerId: string | null;
   claimExpiresAt: number | null;
   /** Last value reported with `job.progress()`, if any. */
@@ -85,18 +87,23 @@ export interface DeadJob<P> {
   diedAt: number;
 }
 
-interface LiveRow {
-  id: number;
-  queue: string;
-  payload: string;
-  state: "pending" | "processing";
-  priority: number;
-  run_at: number;
-  worker_id: string | null;
+/** honker_x_get_job's JSON. */
+interface JobRow {
+  attempts: number | null;
   claim_expires_at: number | null;
-  attempts: number;
-  max_attempts: number;
-  created_at: number;
+  created_at: number | null;
+  error: string | null;
+  finished_at: number | null;
+  id: number;
+  max_attempts: number | null;
+  payload: string | null;
+  priority: number | null;
+  progress: string | null;
+  queue: string | null;
+  result: string | null;
+  run_at: number | null;
+  state: JobState;
+  worker_id: string | null;
 }
 
 interface DeadRow {
@@ -188,23 +195,13 @@ export class Queue<P = unknown, R = unknown> {
       plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(...values) as number;
     if (a.key === undefined) return this.db.write(doing, insert);
     const key = a.key;
-    return this.db.transaction(() =>
-      this.db.write(doing, () => {
-        const existing = prepared(
-          this.db.raw,
-          "SELECT d.job_id FROM _honker_x_dedup d JOIN _honker_live l ON l.id = d.job_id " +
-            "WHERE d.queue = ? AND d.key = ?",
-        )
-          .pluck()
-          .get(this.name, key) as number | undefined;
-        if (existing !== undefined) return existing;
-        const id = insert();
-        prepared(
-          this.db.raw,
-          "INSERT OR REPLACE INTO _honker_x_dedup (queue, key, job_id) VALUES (?, ?, ?)",
-        ).run(this.name, key, id);
-        return id;
-      }),
+    return this.db.write(
+      doing,
+      () =>
+        plucked(this.db.raw, "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").get(
+          ...values,
+          key,
+        ) as number,
     );
   }
 
@@ -261,11 +258,10 @@ export class Queue<P = unknown, R = unknown> {
     const doing = `queue('${this.name}').ack`;
     args.id(doing, "id", id);
     args.name(doing, "workerId", workerId);
-    return this.db.write(doing, () => {
-      const ok = plucked(this.db.raw, "SELECT honker_ack(?, ?)").get(id, workerId) === 1;
-      if (ok) prepared(this.db.raw, "DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
-      return ok;
-    });
+    return this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_ack(?, ?)").get(id, workerId) === 1,
+    );
   }
 
   /** Acks many jobs; returns how many were still ours. */
@@ -314,14 +310,16 @@ export class Queue<P = unknown, R = unknown> {
     args.name(doing, "workerId", workerId);
     const delay = Math.ceil(args.num(doing, "delaySeconds", delaySeconds, 0, args.MAX_SECONDS));
     if (error !== null) args.text(doing, "error", error);
-    const code = this.db.write(doing, () => {
-      // TODO(native): one call, honker_x_retry, once the extension has it.
-      const ok =
-        plucked(this.db.raw, "SELECT honker_retry(?, ?, ?, ?)").get(id, workerId, delay, error) ===
-        1;
-      if (!ok) return 0;
-      return plucked(this.db.raw, "SELECT 1 FROM _honker_dead WHERE id = ?").get(id) === 1 ? 2 : 1;
-    });
+    const code = this.db.write(
+      doing,
+      () =>
+        plucked(this.db.raw, "SELECT honker_x_retry(?, ?, ?, ?)").get(
+          id,
+          workerId,
+          delay,
+          error,
+        ) as number,
+    );
     return code === 1 ? "retry" : code === 2 ? "dead" : "lost";
   }
 
@@ -363,93 +361,53 @@ export class Queue<P = unknown, R = unknown> {
     );
   }
 
-  /** Stores a progress value for a running job (readable by getJob and renderers). */
-  setProgress(id: number, progress: unknown): void {
+  /**
+   * Stores a progress value for a live job (readable by getJob and
+   * renderers); false when the job is no longer live (nothing stored).
+   */
+  setProgress(id: number, progress: unknown): boolean {
     const doing = `queue('${this.name}').setProgress`;
     args.id(doing, "id", id);
     const text = toJsonText(progress, `${doing}: progress`);
-    this.db.write(doing, () =>
-      prepared(
-        this.db.raw,
-        "INSERT INTO _honker_x_progress (job_id, progress, updated_at) VALUES (?, ?, unixepoch()) " +
-          "ON CONFLICT(job_id) DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
-      ).run(id, text),
+    return this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_progress_set(?, ?)").get(id, text) === 1,
     );
   }
 
-  /** Everything known about a job: live, dead, or completed with a result. */
+  /**
+   * Everything known about a job of this queue, wherever it is in its life:
+   * pending or processing, dead, or finished (completed or cancelled, from
+   * the completed-job history, kept for `historyMaxAgeS`/`historyKeep`).
+   * Null when nothing is known (or the id belongs to another queue).
+   */
   getJob(id: number): JobInfo<P, R> | null {
     const doing = `queue('${this.name}').getJob`;
     args.id(doing, "id", id);
-    return this.db.read(doing, () => {
-      const progressText = plucked(
-        this.db.raw,
-        "SELECT progress FROM _honker_x_progress WHERE job_id = ?",
-      ).get(id) as string | undefined;
-      const progress = progressText === undefined ? undefined : fromJsonText(progressText);
-      const live = prepared(
-        this.db.raw,
-        "SELECT * FROM _honker_live WHERE id = ? AND queue = ?",
-      ).get(id, this.name) as LiveRow | undefined;
-      if (live) {
-        return {
-          id,
-          queue: live.queue,
-          state: live.state,
-          payload: fromJsonText<P>(live.payload),
-          attempts: live.attempts,
-          maxAttempts: live.max_attempts,
-          priority: live.priority,
-          runAt: live.run_at,
-          createdAt: live.created_at,
-          workerId: live.worker_id,
-          claimExpiresAt: live.claim_expires_at,
-          progress,
-          result: undefined,
-          error: null,
-        };
-      }
-      const dead = prepared(
-        this.db.raw,
-        "SELECT * FROM _honker_dead WHERE id = ? AND queue = ?",
-      ).get(id, this.name) as DeadRow | undefined;
-      if (dead) {
-        return {
-          id,
-          queue: dead.queue,
-          state: "dead",
-          payload: fromJsonText<P>(dead.payload),
-          attempts: dead.attempts,
-          maxAttempts: dead.max_attempts,
-          priority: dead.priority,
-          runAt: dead.run_at,
-          createdAt: dead.created_at,
-          workerId: null,
-          claimExpiresAt: null,
-          progress,
-          result: undefined,
-          error: dead.last_error,
-        };
-      }
-      const result = this.getResultRow(id);
-      if (result === undefined && progress === undefined) return null;
-      return {
-        id,
-        queue: this.name,
-        state: result === undefined ? "unknown" : "completed",
-        payload: null,
-        attempts: 0,
-        maxAttempts: null,
-        priority: null,
-        runAt: null,
-        createdAt: null,
-        workerId: null,
-        claimExpiresAt: null,
-        progress,
-        result: result === undefined ? undefined : fromJsonText<R>(result),
-        error: null,
-      };
-    });
+    const text = this.db.read(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_get_job(?)").get(id) as string | null,
+    );
+    if (text === null) return null;
+    const row = JSON.parse(text) as JobRow;
+    if (row.queue !== null && row.queue !== this.name) return null;
+    return {
+      id,
+      queue: row.queue ?? this.name,
+      state: row.state,
+      payload: row.payload === null ? null : fromJsonText<P>(row.payload),
+      attempts: row.attempts ?? 0,
+      maxAttempts: row.max_attempts,
+      priority: row.priority,
+      runAt: row.run_at,
+      createdAt: row.created_at,
+      finishedAt: row.finished_at,
+      workerId: row.worker_id,
+      claimExpiresAt: row.claim_expires_at,
+      progress: row.progress === null ? undefined : fromJsonText(row.progress),
+      result: row.result === null ? undefined : fromJsonText<R>(row.result),
+      error: row.error,
+    };
   }
 
   /** Counts and ages for dashboards and status bars. */
@@ -530,35 +488,21 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /**
-   * Re-drives dead letters (all of this queue's, or the given ids) as new
-   * pending jobs with fresh attempts; returns the new ids.
+   * Moves dead jobs of this queue (all of them, oldest first, up to 10,000
+   * a call; or the given ids) back to pending with fresh attempts, keeping
+   * their ids. Returns how many were moved.
    */
-  redrive(ids?: readonly number[]): number[] {
+  redrive(ids?: readonly number[]): number {
     const doing = `queue('${this.name}').redrive`;
-    if (ids !== undefined) args.ids(doing, "ids", ids);
-    return this.db.transaction(() =>
-      this.db.write(doing, () => {
-        const rows = (
-          ids === undefined
-            ? prepared(
-                this.db.raw,
-                "SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id LIMIT 10000",
-              ).all(this.name)
-            : ids.map((id) =>
-                prepared(this.db.raw, "SELECT * FROM _honker_dead WHERE queue = ? AND id = ?").get(
-                  this.name,
-                  id,
-                ),
-              )
-        ).filter((r): r is DeadRow => r !== undefined) as DeadRow[];
-        const enqueue = plucked(this.db.raw, "SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)");
-        const del = prepared(this.db.raw, "DELETE FROM _honker_dead WHERE id = ?");
-        return rows.map((r) => {
-          const id = enqueue.get(this.name, r.payload, r.priority, r.max_attempts) as number;
-          del.run(r.id);
-          return id;
-        });
-      }),
+    const list = ids === undefined ? null : JSON.stringify(args.ids(doing, "ids", ids));
+    return this.db.write(
+      doing,
+      () =>
+        plucked(this.db.raw, "SELECT honker_x_dead_redrive(?, ?, ?)").get(
+          this.name,
+          list,
+          args.MAX_BATCH,
+        ) as number,
     );
   }
 

@@ -25,6 +25,10 @@ export interface RetentionOptions {
   rateLimitMaxAgeS?: number | null;
   /** Delete expired job results (default true; null/false: keep). */
   sweepResults?: boolean | null;
+  /** Delete finished-job history (getJob of completed/cancelled jobs) older than this (default 7 days; null: keep). */
+  historyMaxAgeS?: number | null;
+  /** Keep at most this many newest finished-job history rows (default 10000; null: no cap). */
+  historyKeep?: number | null;
   /** Most rows one statement deletes (default 1000, at most 10000). */
   batch?: number;
   /** Statements per table per pass (default 4). */
@@ -37,6 +41,7 @@ export interface RetentionReport {
   dead: number;
   rateLimits: number;
   results: number;
+  history: number;
   /** True if some table still had rows to delete when the pass stopped. */
   more: boolean;
 }
@@ -49,6 +54,8 @@ export interface RetentionSettings {
   deadMaxAgeS: number | null;
   rateLimitMaxAgeS: number | null;
   sweepResults: boolean;
+  historyMaxAgeS: number | null;
+  historyKeep: number | null;
   batch: number;
   passes: number;
 }
@@ -93,6 +100,8 @@ export function resolveRetentionOptions(options: RetentionOptions): RetentionSet
     deadMaxAgeS: option(options, "deadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
     rateLimitMaxAgeS: option(options, "rateLimitMaxAgeS", 86_400, 0, MAX_SECONDS),
     sweepResults: sweep === undefined ? true : sweep === true,
+    historyMaxAgeS: option(options, "historyMaxAgeS", 7 * 86_400, 0, MAX_SECONDS),
+    historyKeep: option(options, "historyKeep", 10_000, 0, 2_147_483_647),
     batch: option(options, "batch", 1000, 1, 10_000) ?? 1000,
     passes: option(options, "passes", 4, 1, 1000) ?? 4,
   };
@@ -108,6 +117,7 @@ export class Retention {
     dead: Database.Statement;
     rateLimits: Database.Statement;
     results: Database.Statement;
+    history: Database.Statement;
   };
   private timer: NodeJS.Timeout | null = null;
   private untrack: (() => void) | null = null;
@@ -124,6 +134,7 @@ export class Retention {
       dead: plucked(db.raw, "SELECT honker_prune_dead(?, ?)"),
       rateLimits: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
       results: plucked(db.raw, "SELECT honker_result_sweep(?)"),
+      history: plucked(db.raw, "SELECT honker_x_history_prune(?, ?, ?)"),
     };
   }
 
@@ -135,9 +146,13 @@ export class Retention {
       dead: 0,
       rateLimits: 0,
       results: 0,
+      history: 0,
       more: false,
     };
-    const drain = (key: "notifications" | "dead" | "rateLimits" | "results", run: () => number) => {
+    const drain = (
+      key: "notifications" | "dead" | "rateLimits" | "results" | "history",
+      run: () => number,
+    ) => {
       for (let pass = 0; pass < o.passes; pass++) {
         const n = this.db.write(`retention: prune ${key}`, run);
         report[key] += n;
@@ -164,6 +179,12 @@ export class Retention {
     }
     if (o.sweepResults) {
       drain("results", () => this.stmts.results.get(o.batch) as number);
+    }
+    if (o.historyMaxAgeS !== null || o.historyKeep !== null) {
+      drain(
+        "history",
+        () => this.stmts.history.get(o.historyMaxAgeS, o.historyKeep, o.batch) as number,
+      );
     }
     this.lastReport = report;
     for (const fn of [...this.passListeners]) {

@@ -39,7 +39,7 @@ export interface WireEnqueueOptions {
   key?: string;
 }
 
-export type WireJobState = "pending" | "processing" | "completed" | "dead" | "unknown";
+export type WireJobState = "pending" | "processing" | "completed" | "cancelled" | "dead";
 
 /** A job as a page sees it (no worker ids). */
 export interface WireJob {

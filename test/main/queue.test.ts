@@ -118,8 +118,10 @@ describe("getJob, stats, dead letters, results", () => {
       [[id, "x", "boom"]],
     );
     assert.equal(q.getJob(id)?.state, "dead");
-    const [again] = q.redrive();
-    assert.equal(q.getJob(again ?? 0)?.state, "pending");
+    assert.equal(q.redrive(), 1);
+    // The job keeps its id, back to pending with fresh attempts.
+    assert.equal(q.getJob(id)?.state, "pending");
+    assert.equal(q.getJob(id)?.attempts, 0);
     assert.equal(q.deadLetters().length, 0);
     const [j] = q.claim("w");
     q.fail(j?.id ?? 0, "w", "boom again");
@@ -143,10 +145,12 @@ describe("getJob, stats, dead letters, results", () => {
     );
   });
 
-  it("cancel removes a pending job", () => {
+  it("cancel removes a pending job, remembered as cancelled in the history", () => {
     const q = h.db.queue("mail");
     const id = q.enqueue("x");
     assert.equal(q.cancel(id), true);
-    assert.equal(q.getJob(id), null);
+    assert.equal(q.stats().pending, 0);
+    assert.equal(q.getJob(id)?.state, "cancelled");
+    assert.equal(q.getJob(id)?.payload, "x");
   });
 });

@@ -131,7 +131,14 @@ it("deletes old notifications, dead jobs, windows and expired results and keeps 
 
   const retention = new Retention(db, { intervalMs: null });
   const report = retention.runOnce();
-  assert.deepEqual(report, { notifications: 5, dead: 4, rateLimits: 3, results: 2, more: false });
+  assert.deepEqual(report, {
+    notifications: 5,
+    dead: 4,
+    rateLimits: 3,
+    results: 2,
+    history: 0,
+    more: false,
+  });
   assert.equal(count(db, "_honker_notifications"), 3);
   assert.equal(count(db, "_honker_dead"), 2);
   assert.equal(count(db, "_honker_rate_limits"), 1);
@@ -150,6 +157,7 @@ it("deletes at most batch rows per statement and passes per table, reporting tha
     dead: 0,
     rateLimits: 0,
     results: 0,
+    history: 0,
     more: true,
   });
   assert.equal(count(db, "_honker_notifications"), 5);
@@ -158,6 +166,7 @@ it("deletes at most batch rows per statement and passes per table, reporting tha
     dead: 0,
     rateLimits: 0,
     results: 0,
+    history: 0,
     more: false,
   });
   assert.equal(count(db, "_honker_notifications"), 0);
@@ -196,6 +205,7 @@ it("leaves a table alone when its policy is null", () => {
     dead: 0,
     rateLimits: 0,
     results: 0,
+    history: 0,
     more: false,
   });
   assert.equal(count(db, "_honker_dead"), 3);

@@ -235,7 +235,7 @@ describe("React hooks against a real host (StrictMode)", () => {
     jobs.work(async (job) => ({ doubled: (job.payload as { n: number }).n * 2 }));
     // A completed job is its saved result: main no longer knows its attempts.
     await screen.findByText(
-      'j status:live state:completed attempts:0 result:{"doubled":42}',
+      'j status:live state:completed attempts:1 result:{"doubled":42}',
       {},
       WAIT,
     );

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isHonkerError } from "../../src/main/errors.ts";
+import { RetryAfter } from "../../src/main/worker.ts";
 import { deferred, withCleanups, within } from "../helpers/host.ts";
 
 const { tempDb } = withCleanups();
@@ -124,5 +125,47 @@ describe("stats", () => {
       .run(id);
     const age = q.stats().oldestPendingAgeS;
     assert.ok(age >= 8 && age <= 9, `age ${age}`);
+  });
+});
+
+describe("getJob of a finished job", () => {
+  it("keeps a completed job's attempts, payload, last progress and result", async () => {
+    const { db } = tempDb();
+    const q = db.queue("q");
+    const id = q.enqueue({ file: "a.txt" });
+    let tries = 0;
+    const worker = q.work(
+      (job) => {
+        job.progress({ percent: 50 });
+        if (++tries === 1) throw new RetryAfter(0);
+        return { bytes: 42 };
+      },
+      { onError: () => {} },
+    );
+    const result = await within(q.waitResult(id), 5000, "the job's result");
+    await worker.stop();
+    assert.deepEqual(result, { bytes: 42 });
+    const job = q.getJob(id);
+    assert.equal(job?.state, "completed");
+    assert.equal(job?.attempts, 2);
+    assert.deepEqual(job?.payload, { file: "a.txt" });
+    assert.deepEqual(job?.progress, { percent: 50 });
+    assert.deepEqual(job?.result, { bytes: 42 });
+    assert.ok((job?.finishedAt ?? 0) > 0);
+  });
+
+  it("leaves no progress row behind after ackMany or fail", () => {
+    const { db } = tempDb();
+    const q = db.queue("q");
+    const [a, b] = q.enqueueMany([1, 2]);
+    q.claim("w", { batchSize: 2 });
+    q.setProgress(a as number, "half");
+    q.setProgress(b as number, "half");
+    q.ackMany([a as number], "w");
+    q.fail(b as number, "w", "boom");
+    const left = db.raw.prepare("SELECT count(*) FROM _honker_x_progress").pluck().get();
+    assert.equal(left, 0);
+    assert.equal(q.getJob(a as number)?.progress, "half");
+    assert.equal(q.getJob(b as number)?.state, "dead");
   });
 });
