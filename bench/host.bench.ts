@@ -265,6 +265,12 @@ async function sectionApi(): Promise<void> {
     // The floor stringifies the payload too: a raw caller would have to.
     const rawOne = raw.transaction(() => ins.run("e", JSON.stringify(PAYLOAD), nowS(), 0, 3, null));
     const oursOne = () => host.transaction(() => eq.enqueue(PAYLOAD));
+    const hundred = Array.from({ length: 100 }, (_, i) => ({ ...PAYLOAD, i }));
+    const rawMany = raw.transaction(() => {
+      const t0 = nowS();
+      for (const p of hundred) ins.run("e", JSON.stringify(p), t0, 0, 3, null);
+    });
+    const oursMany = () => eq.enqueueMany(hundred);
     const rawClaimAck = () => {
       const t0 = nowS();
       const rows = rawClaim.all("w", t0, "c", t0, t0, 1) as { id: number; payload: string }[];
@@ -297,6 +303,14 @@ async function sectionApi(): Promise<void> {
         setup: clear,
         floor: repeat(rawOne),
         ours: repeat(oursOne),
+      }),
+      comparePair({
+        name: "enqueueMany of 100, one transaction (jobs/s)",
+        ops: 5000,
+        goal: 0.9,
+        setup: clear,
+        floor: repeat(rawMany, 100),
+        ours: repeat(oursMany, 100),
       }),
       comparePair({
         name: "claim + ack, one job at a time",

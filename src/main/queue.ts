@@ -128,18 +128,28 @@ interface ClaimRow {
   worker_id: string;
 }
 
-/** Checks enqueue options where they enter; returns the extension's arguments. */
-function enqueueArgs(
-  fn: string,
-  options: unknown,
-): {
+/** enqueue()'s options as the extension's arguments. */
+interface EnqueueArgs {
   runAt: number | null;
   delay: number | null;
   priority: number;
   maxAttempts: number;
   expires: number | null;
   key: string | undefined;
-} {
+}
+
+/** enqueue() without options: every argument's default. */
+const DEFAULT_ENQUEUE: EnqueueArgs = Object.freeze({
+  runAt: null,
+  delay: null,
+  priority: 0,
+  maxAttempts: 3,
+  expires: null,
+  key: undefined,
+});
+
+/** Checks enqueue options where they enter; returns the extension's arguments. */
+function enqueueArgs(fn: string, options: unknown): EnqueueArgs {
   const o = args.options<EnqueueOptions>(fn, options);
   let runAt: number | null = null;
   if (o.runAt instanceof Date) {
@@ -171,8 +181,16 @@ export class Queue<P = unknown, R = unknown> {
   readonly name: string;
   private readonly db: Host;
 
+  /** Error-message prefixes, built once (not per call on the hot path). */
+  private readonly label: { enqueue: string; enqueuePayload: string; enqueueMany: string };
+
   constructor(db: Host, name: string) {
     args.name("queue(name)", "name", name);
+    this.label = {
+      enqueue: `queue('${name}').enqueue`,
+      enqueuePayload: `queue('${name}').enqueue: payload`,
+      enqueueMany: `queue('${name}').enqueueMany`,
+    };
     this.db = db;
     this.name = name;
   }
@@ -186,33 +204,52 @@ export class Queue<P = unknown, R = unknown> {
    * Adds a job; returns its id. Inside `db.transaction()` it commits (and
    * wakes workers) together with the app's own writes.
    */
-  enqueue(payload: P, options: EnqueueOptions = {}): number {
-    const doing = `queue('${this.name}').enqueue`;
-    const text = toJsonText(payload, `${doing}: payload`);
-    const a = enqueueArgs(doing, options);
-    const values = [this.name, text, a.runAt, a.delay, a.priority, a.maxAttempts, a.expires];
-    const insert = () =>
-      plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(...values) as number;
-    if (a.key === undefined) return this.db.write(doing, insert);
-    const key = a.key;
-    return this.db.write(
-      doing,
-      () =>
-        plucked(this.db.raw, "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").get(
-          ...values,
-          key,
-        ) as number,
+  enqueue(payload: P, options?: EnqueueOptions): number {
+    const text = toJsonText(payload, this.label.enqueuePayload);
+    const a = options === undefined ? DEFAULT_ENQUEUE : enqueueArgs(this.label.enqueue, options);
+    return this.db.write(this.label.enqueue, () => this.insert(text, a));
+  }
+
+  /**
+   * Adds many jobs (with the same options) in one transaction; returns their
+   * ids in order. Every payload is checked before the first row is written.
+   */
+  enqueueMany(payloads: readonly P[], options?: EnqueueOptions): number[] {
+    const doing = this.label.enqueueMany;
+    if (!Array.isArray(payloads)) throw args.refuse(doing, "payloads", "an array", payloads);
+    const texts = new Array<string>(payloads.length);
+    for (let i = 0; i < payloads.length; i++) {
+      texts[i] = toJsonText(payloads[i], `${doing}: payloads[${i}]`);
+    }
+    const a = options === undefined ? DEFAULT_ENQUEUE : enqueueArgs(doing, options);
+    return this.db.transaction(() =>
+      this.db.write(doing, () => texts.map((text) => this.insert(text, a))),
     );
   }
 
-  /** Adds many jobs (with the same options) in one transaction; returns their ids in order. */
-  enqueueMany(payloads: readonly P[], options: EnqueueOptions = {}): number[] {
-    const doing = `queue('${this.name}').enqueueMany`;
-    if (!Array.isArray(payloads)) throw args.refuse(doing, "payloads", "an array", payloads);
-    // Everything is checked before the first row is written.
-    for (let i = 0; i < payloads.length; i++) toJsonText(payloads[i], `${doing}: payloads[${i}]`);
-    enqueueArgs(doing, options);
-    return this.db.transaction(() => payloads.map((p) => this.enqueue(p, options)));
+  /** One row through the extension (keyed: deduplicated by honker_x_enqueue). */
+  private insert(text: string, a: EnqueueArgs): number {
+    if (a.key === undefined) {
+      return plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(
+        this.name,
+        text,
+        a.runAt,
+        a.delay,
+        a.priority,
+        a.maxAttempts,
+        a.expires,
+      ) as number;
+    }
+    return plucked(this.db.raw, "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").get(
+      this.name,
+      text,
+      a.runAt,
+      a.delay,
+      a.priority,
+      a.maxAttempts,
+      a.expires,
+      a.key,
+    ) as number;
   }
 
   /**
