@@ -4,6 +4,7 @@
  * results. `work()` runs handlers for you (see worker.ts).
  */
 import * as args from "./args.ts";
+import type { ClaimedJob } from "./claimed-job.ts";
 import { HonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { plucked, prepared } from "./statements.ts";
@@ -28,16 +29,7 @@ export interface EnqueueOptions {
   key?: string;
 }
 
-/** A job as a worker holds it after a claim. */
-export interface ClaimedJob<P> {
-  id: number;
-  queue: string;
-  payload: P;
-  attempts: number;
-  workerId: string;
-  /** Unix seconds when the claim lapses unless heartbeated. */
-  claimExpiresAt: number;
-}
+export type { ClaimedJob } from "./claimed-job.ts";
 
 export type JobState = "pending" | "processing" | "completed" | "cancelled" | "dead";
 

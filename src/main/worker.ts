@@ -5,12 +5,37 @@
  * backoff and full jitter, and dead-letters what keeps failing.
  */
 import * as args from "./args.ts";
+import type { ClaimedJob } from "./claimed-job.ts";
 import { HonkerError } from "./errors.ts";
-import type { ClaimedJob, Queue } from "./queue.ts";
+import type { Host } from "./host.ts";
 import { isTerminal, report } from "./report.ts";
 import { plucked } from "./statements.ts";
 import { checkJson } from "./values.ts";
 import type { WakeReason } from "./watcher.ts";
+
+/** What a worker needs of its queue (Queue implements it). */
+export interface WorkQueue<P, R> {
+  readonly name: string;
+  readonly database: Host;
+  claim(
+    workerId: string,
+    options: { batchSize: number; visibilityTimeout: number },
+  ): ClaimedJob<P>[];
+  ack(id: number, workerId: string): boolean;
+  retry(id: number, workerId: string, delaySeconds: number, error?: string | null): boolean;
+  retryJob(
+    id: number,
+    workerId: string,
+    delaySeconds: number,
+    error?: string | null,
+  ): "retry" | "dead" | "lost";
+  fail(id: number, workerId: string, error?: string | null): boolean;
+  heartbeat(id: number, workerId: string, extendSeconds: number): boolean;
+  setProgress(id: number, progress: unknown): boolean;
+  saveResult(id: number, value: R, ttlSeconds?: number): void;
+  readyAt(): number;
+  nextClaimAt(): number;
+}
 
 /** What a handler receives. */
 export interface JobContext<P> {
@@ -152,7 +177,7 @@ interface InFlight {
 let workerCounter = 0;
 
 export class Worker<P, R> {
-  readonly queue: Queue<P, R>;
+  readonly queue: WorkQueue<P, R>;
   readonly workerId: string;
   private readonly handler: WorkHandler<P, R>;
   private readonly concurrency: number;
@@ -182,7 +207,7 @@ export class Worker<P, R> {
   /** Counters for status displays and tests. */
   readonly stats = { claimed: 0, completed: 0, retried: 0, dead: 0, cancelled: 0 };
 
-  constructor(queue: Queue<P, R>, handler: WorkHandler<P, R>, options: WorkOptions = {}) {
+  constructor(queue: WorkQueue<P, R>, handler: WorkHandler<P, R>, options: WorkOptions = {}) {
     const fn = `queue('${queue.name}').work`;
     args.func(fn, "handler", handler);
     const o = args.options<WorkOptions>(fn, options);
