@@ -713,15 +713,37 @@ describe("a hostile page speaking raw wire messages", () => {
       kind: "stream",
       name: "feed",
       from: "beginning",
-      consumer: "main-indexer",
+      consumer: "indexer",
     });
     assert.ok(r.ok);
+    // A page's consumers live in main under "renderer:<name>"; that is the row to watch.
+    const saved = () => stream.savedOffset("renderer:indexer");
     const port = await p.handoff(r.value.subId);
-    port.postMessage({ t: "credit", n: 1, ack: 2 ** 50 });
-    await sleep(50);
-    assert.ok(
-      stream.savedOffset("main-indexer") <= 5,
-      `consumer offset is now ${stream.savedOffset("main-indexer")}`,
-    );
+    const events: number[] = [];
+    const arrived: (() => void)[] = [];
+    port.on("message", (m: { t: string; event?: { offset: number } }) => {
+      if (m.t !== "event" || !m.event) return;
+      events.push(m.event.offset);
+      arrived.shift()?.();
+    });
+    /** Sends one control message and resolves when the event its credit pays for arrives. */
+    const grant = (control: Record<string, unknown>) =>
+      new Promise<void>((resolve) => {
+        arrived.push(resolve);
+        port.postMessage({ t: "credit", n: 1, ...control });
+      });
+    // Control messages are handled in order, so once the event the credit
+    // paid for is here, the ack riding on the same message has been handled.
+    await grant({ ack: 2 ** 50 });
+    assert.deepEqual(events, [1]);
+    assert.equal(saved(), 0, "an ack far past anything sent moves nothing");
+    await grant({ ack: 2 });
+    assert.deepEqual(events, [1, 2]);
+    assert.equal(saved(), 0, "offset 2 had not been sent when that ack was handled");
+    await grant({ ack: 2 });
+    assert.equal(saved(), 2, "an ack of a delivered offset is saved (the guard is not a wall)");
+    await grant({ ack: 5 });
+    assert.deepEqual(events, [1, 2, 3, 4]);
+    assert.equal(saved(), 2, "offset 5 was never sent: refused");
   });
 });

@@ -56,7 +56,7 @@ describe("waitResult through the result-waiter registry", () => {
     const cancelled = q.enqueue({ n: 2 });
     const dying = q.waitResult(dies, { timeoutMs: 5000 });
     const cancelling = q.waitResult(cancelled, { timeoutMs: 5000 });
-    const [job] = q.claim("w", 1);
+    const [job] = q.claim("w", { batchSize: 1 });
     assert.equal(job?.id, dies);
     q.fail(dies, "w", "boom");
     await assert.rejects(

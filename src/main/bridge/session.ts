@@ -19,6 +19,7 @@ import {
 import type { HonkerDatabase } from "../database.ts";
 import { HonkerError, isHonkerError } from "../errors.ts";
 import type { EnqueueOptions } from "../queue.ts";
+import { WindowBudget } from "./budget.ts";
 import { guardEndpoint, type SubPort } from "./endpoint.ts";
 import {
   channelGrant,
@@ -51,9 +52,17 @@ export interface PortFactory {
 export interface SessionOptions extends ServeOptions {
   /** Called once when the session ends, whatever the cause. */
   onClose?: () => void;
+  /** The window's budget, shared by all its sessions (default: one of this session's own). */
+  budget?: WindowBudget;
 }
 
 const MAX_BATCH = 1000;
+/**
+ * Events a bridge subscription reads ahead of what it sends: part of what a
+ * window may hold in main (subscriptions x READ_AHEAD events), so kept to
+ * the page client's credit step.
+ */
+const READ_AHEAD = DEFAULT_CREDITS / 2;
 const MAX_WAIT_MS = 5 * 60_000;
 
 function ok<T>(value: T): Reply<T> {
@@ -106,9 +115,8 @@ export class BridgeSession {
   private readonly lifetime = new AbortController();
   private readonly untrack: () => void;
   private readonly maxPayload: number;
-  private tokens: number;
-  private lastRefill = Date.now();
-  private readonly rate: number;
+  /** What this window may hold in main (shared by the window's sessions). */
+  readonly budget: WindowBudget;
   /** Counters for tests and diagnostics. */
   readonly stats = { calls: 0, refused: 0, rateLimited: 0 };
 
@@ -125,8 +133,7 @@ export class BridgeSession {
     this.rawEndpoint = endpoint;
     this.ports = ports;
     this.maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
-    this.rate = options.requestsPerSecond ?? 500;
-    this.tokens = this.rate * 2;
+    this.budget = options.budget ?? new WindowBudget(options);
     this.untrack = db.track({ close: () => this.close() });
     const guarded = guardEndpoint(
       endpoint,
@@ -163,26 +170,24 @@ export class BridgeSession {
     this.options.onClose?.();
   }
 
-  private takeToken(): void {
-    const now = Date.now();
-    this.tokens = Math.min(
-      this.rate * 2,
-      this.tokens + ((now - this.lastRefill) / 1000) * this.rate,
-    );
-    this.lastRefill = now;
-    if (this.tokens < 1) {
-      this.stats.rateLimited++;
-      throw new HonkerError(
-        "HONKER_RATE_LIMITED",
-        `too many requests from this window (limit ${this.rate}/s); slow down`,
-      );
+  /** Data messages sent on this session's subscriptions, and bytes of them in flight. */
+  get pushed(): { sent: number; bytesInFlight: number } {
+    let sent = 0;
+    let bytesInFlight = 0;
+    for (const p of this.subs.values()) {
+      sent += p.sent;
+      bytesInFlight += p.bytesInFlight;
     }
-    this.tokens -= 1;
+    return { sent, bytesInFlight };
   }
 
-  /** Wraps a method: closed check, rate limit, and errors turned into replies. */
+  /**
+   * Wraps a method: closed check, rate limit, the window's cap on pending
+   * calls (waitResult has its own), and errors turned into replies.
+   */
   private guard<A extends unknown[], T>(
     fn: (...args: A) => T | Promise<T>,
+    kind: "call" | "wait" = "call",
   ): (...args: A) => Promise<Reply<T>> {
     return async (...args: A) => {
       try {
@@ -192,8 +197,13 @@ export class BridgeSession {
             "this window's bridge session has ended; reconnect",
           );
         this.stats.calls++;
-        this.takeToken();
-        return ok(await fn(...args));
+        try {
+          this.budget.takeToken();
+        } catch (err) {
+          this.stats.rateLimited++;
+          throw err;
+        }
+        return ok(await this.budget.track(kind, async () => fn(...args)));
       } catch (err) {
         return failure(err);
       }
@@ -253,7 +263,7 @@ export class BridgeSession {
         return db
           .queue(name)
           .waitResult(checkId(id, "waitResult"), { timeoutMs: ms, signal: this.lifetime.signal });
-      }),
+      }, "wait"),
       publish: this.guard(async (stream: unknown, payload: unknown, key?: unknown) => {
         const name = checkName(stream, "publish");
         const g = streamGrant(this.grants, name, "publish");
@@ -287,16 +297,18 @@ export class BridgeSession {
       throw invalidArg("subscribe: spec must be an object");
     }
     const spec = raw as SubscriptionSpec;
-    const max = this.options.maxSubscriptions ?? 256;
-    if (this.subs.size >= max) {
+    const budget = this.budget;
+    if (budget.subscriptions >= budget.maxSubscriptions) {
       throw new HonkerError(
         "HONKER_RATE_LIMITED",
-        `this window already holds ${max} subscriptions; close some first`,
+        `this window already holds ${budget.maxSubscriptions} subscriptions; close some first`,
       );
     }
     const subId = this.nextSubId++;
     const { local, remote } = this.ports.create();
-    const onClosed = () => this.subs.delete(subId);
+    const onClosed = () => {
+      if (this.subs.delete(subId)) budget.subscriptions--;
+    };
     let pusher: Pusher;
     try {
       pusher = this.makePusher(spec, local, onClosed);
@@ -304,7 +316,11 @@ export class BridgeSession {
       local.close();
       throw err;
     }
-    this.subs.set(subId, pusher);
+    // (A source that failed at once has already said so on its port, and closed.)
+    if (!pusher.isClosed) {
+      this.subs.set(subId, pusher);
+      budget.subscriptions++;
+    }
     // The port goes in the transfer list of its own message, before the reply.
     const handoff: PortHandoff = { honker: "subscription-port", subId };
     this.rawEndpoint.postMessage(handoff, [remote as Transferable]);
@@ -345,7 +361,7 @@ export class BridgeSession {
           const saved = stream.savedOffset(consumer);
           if (saved > 0) from = saved;
         }
-        const iterator = stream.subscribe({ from, batchSize: DEFAULT_CREDITS });
+        const iterator = stream.subscribe({ from, batchSize: READ_AHEAD });
         const startOffset = typeof from === "number" ? from : iterator.position;
         const save =
           consumer === null
@@ -355,7 +371,7 @@ export class BridgeSession {
                   .prepare("SELECT honker_stream_save_offset(?, ?, ?)")
                   .get(consumer, name, offset);
               };
-        return new IteratorPusher(port, onClosed, iterator, {
+        return new IteratorPusher(port, onClosed, this.budget, iterator, {
           startOffset,
           stallMs,
           saveOffset: save,
@@ -365,8 +381,8 @@ export class BridgeSession {
       case "channel": {
         const name = checkName(spec.name, "subscribe(channel)");
         channelGrant(this.grants, name, "listen");
-        const listener = db.listen(name, { batchSize: DEFAULT_CREDITS });
-        return new IteratorPusher(port, onClosed, listener, {
+        const listener = db.listen(name, { batchSize: READ_AHEAD });
+        return new IteratorPusher(port, onClosed, this.budget, listener, {
           startOffset: listener.position,
           stallMs,
           saveOffset: null,
@@ -381,6 +397,7 @@ export class BridgeSession {
         return new SnapshotPusher(
           port,
           onClosed,
+          this.budget,
           db,
           () => toWireJob(queue, q.getJob(id)),
           (job) => ({ t: "job", job }),
@@ -394,6 +411,7 @@ export class BridgeSession {
         return new SnapshotPusher(
           port,
           onClosed,
+          this.budget,
           db,
           () => q.stats(),
           (stats) => ({ t: "stats", stats }),
