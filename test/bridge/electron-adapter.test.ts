@@ -193,9 +193,6 @@ async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<vo
   }
 }
 
-/** Lets pending port messages (and a refused handshake, if any) settle. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
-
 // ---------------------------------------------------------------- setup
 
 type Schema = {
@@ -233,7 +230,11 @@ function serve(
   return s;
 }
 
-/** Runs the handshake from main's side and returns the page's port, or null. */
+/**
+ * Runs the handshake from main's side and returns the page's port, or null.
+ * ipcMain delivers synchronously and main answers (or refuses) within that
+ * call, so what was posted is final when it returns: no settling wait.
+ */
 async function handshake(
   electron: ReturnType<typeof fakeElectron>,
   contents: FakeWebContents,
@@ -241,7 +242,7 @@ async function handshake(
 ): Promise<DomPort | null> {
   const before = frame.posted.length;
   ipcFrom(electron, contents, frame);
-  await settle();
+  assert.ok(frame.posted.length <= before + 1, "at most one port per request");
   const p = frame.posted[before];
   if (!p) return null;
   assert.equal(p.channel, IPC_PORT);

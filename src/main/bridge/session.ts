@@ -110,6 +110,8 @@ export class BridgeSession {
   private readonly ports: PortFactory;
   private readonly subs = new Map<number, Pusher>();
   private nextSubId = 1;
+  /** Data messages sent by subscriptions that have ended. */
+  private sentByClosed = 0;
   private closed = false;
   /** Aborts in-flight waits (waitResult) when the session ends. */
   private readonly lifetime = new AbortController();
@@ -170,9 +172,9 @@ export class BridgeSession {
     this.options.onClose?.();
   }
 
-  /** Data messages sent on this session's subscriptions, and bytes of them in flight. */
+  /** Data messages sent on this session's subscriptions (ever), and bytes of them in flight now. */
   get pushed(): { sent: number; bytesInFlight: number } {
-    let sent = 0;
+    let sent = this.sentByClosed;
     let bytesInFlight = 0;
     for (const p of this.subs.values()) {
       sent += p.sent;
@@ -307,7 +309,11 @@ export class BridgeSession {
     const subId = this.nextSubId++;
     const { local, remote } = this.ports.create();
     const onClosed = () => {
-      if (this.subs.delete(subId)) budget.subscriptions--;
+      const p = this.subs.get(subId);
+      if (!p) return;
+      this.subs.delete(subId);
+      this.sentByClosed += p.sent;
+      budget.subscriptions--;
     };
     let pusher: Pusher;
     try {
