@@ -177,7 +177,7 @@ describe("waitResult through the result-waiter registry", () => {
     const one = await measure(1);
     const many = await measure(5000);
     process.stdout.write(
-      `# wake check: 1 waiter ${one.medianMs.toFixed(3)} ms, 5,000 waiters ${many.medianMs.toFixed(3)} ms (median of 20 commits)\n`,
+      `wake check: 1 waiter ${one.medianMs.toFixed(3)} ms, 5,000 waiters ${many.medianMs.toFixed(3)} ms (median of 20 commits)\n`,
     );
     assert.deepEqual(one.statements, Array(20).fill(1), "one statement per wake with 1 waiter");
     assert.deepEqual(many.statements, Array(20).fill(1), "one statement per wake with 5,000");

@@ -13,7 +13,7 @@
  *   request rate: counted per window.
  */
 import { getRandomValues } from "node:crypto";
-import { DEFAULT_CREDITS } from "../../protocol/index.ts";
+import { DEFAULT_CREDITS, type WireError } from "../../protocol/index.ts";
 import { HonkerError } from "../errors.ts";
 import type { ServeOptions } from "./grants.ts";
 
@@ -29,6 +29,13 @@ export const DEFAULT_MAX_SUBSCRIPTIONS = 256;
 export const DEFAULT_REQUESTS_PER_SECOND = 500;
 /** Most credits one subscription may hold (the page client keeps at most DEFAULT_CREDITS). */
 export const MAX_CREDITS_PER_SUBSCRIPTION = 4 * DEFAULT_CREDITS;
+/**
+ * Events a bridge subscription reads from the database ahead of what it
+ * sends (its iterator's batch). With the one event a subscription may hold
+ * back when the budget is full, what a window holds in main is at most
+ * maxInFlightBytes + maxSubscriptions x (READ_AHEAD_EVENTS + 1) events.
+ */
+export const READ_AHEAD_EVENTS = DEFAULT_CREDITS / 4;
 /** What each message is charged on top of its JSON length (envelope, clone headers). */
 export const MESSAGE_OVERHEAD_BYTES = 64;
 
@@ -83,22 +90,41 @@ export class WindowBudget {
     this.tokens = this.rate * 2;
   }
 
-  /** Takes one request token, or throws HONKER_RATE_LIMITED. */
-  takeToken(): void {
+  /**
+   * Admits one call of `method`: a request token, and a slot among the
+   * pending waits (waitResult) or the other pending calls. Returns null, or
+   * the HONKER_RATE_LIMITED error to answer with (a plain object: refusing
+   * a flood must cost next to nothing). `done(method)` gives the slot back.
+   */
+  admit(method: string): WireError | null {
     const now = Date.now();
     this.tokens = Math.min(
       this.rate * 2,
       this.tokens + ((now - this.lastRefill) / 1000) * this.rate,
     );
     this.lastRefill = now;
+    let message: string | null = null;
     if (this.tokens < 1) {
+      message = `too many requests from this window (limit ${this.rate}/s); slow down`;
+    } else if (method === "waitResult" && this.pendingWaits >= this.maxPendingWaits) {
+      message = `this window already has ${this.maxPendingWaits} waitResult calls pending; await some first`;
+    } else if (method !== "waitResult" && this.pendingCalls >= this.maxPendingCalls) {
+      message = `this window already has ${this.maxPendingCalls} calls pending; await some first`;
+    }
+    if (message !== null) {
       this.stats.rateLimited++;
-      throw new HonkerError(
-        "HONKER_RATE_LIMITED",
-        `too many requests from this window (limit ${this.rate}/s); slow down`,
-      );
+      return { code: "HONKER_RATE_LIMITED", message };
     }
     this.tokens -= 1;
+    if (method === "waitResult") this.pendingWaits++;
+    else this.pendingCalls++;
+    return null;
+  }
+
+  /** An admitted call was answered (or abandoned with its session). */
+  done(method: string): void {
+    if (method === "waitResult") this.pendingWaits--;
+    else this.pendingCalls--;
   }
 
   /** How many of `requested` credits a subscription holding `held` may add. */
@@ -158,35 +184,6 @@ export class WindowBudget {
     const hi = (this.pool[this.poolAt++] as number) >>> 11; // 21 bits
     const lo = this.pool[this.poolAt++] as number; // 32 bits
     return hi * 2 ** 32 + lo;
-  }
-
-  /** Counts a pending call of `kind` for its duration, or throws HONKER_RATE_LIMITED. */
-  async track<T>(kind: "wait" | "call", fn: () => Promise<T>): Promise<T> {
-    if (kind === "wait") {
-      if (this.pendingWaits >= this.maxPendingWaits) {
-        this.stats.rateLimited++;
-        throw new HonkerError(
-          "HONKER_RATE_LIMITED",
-          `this window already has ${this.maxPendingWaits} waitResult calls pending; await some first`,
-        );
-      }
-      this.pendingWaits++;
-    } else {
-      if (this.pendingCalls >= this.maxPendingCalls) {
-        this.stats.rateLimited++;
-        throw new HonkerError(
-          "HONKER_RATE_LIMITED",
-          `this window already has ${this.maxPendingCalls} calls pending; await some first`,
-        );
-      }
-      this.pendingCalls++;
-    }
-    try {
-      return await fn();
-    } finally {
-      if (kind === "wait") this.pendingWaits--;
-      else this.pendingCalls--;
-    }
   }
 }
 

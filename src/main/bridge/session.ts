@@ -19,8 +19,8 @@ import {
 import type { HonkerDatabase } from "../database.ts";
 import { HonkerError, isHonkerError } from "../errors.ts";
 import type { EnqueueOptions } from "../queue.ts";
-import { WindowBudget } from "./budget.ts";
-import { guardEndpoint, type SubPort } from "./endpoint.ts";
+import { READ_AHEAD_EVENTS, WindowBudget } from "./budget.ts";
+import { type GuardedEndpoint, guardEndpoint, type SubPort } from "./endpoint.ts";
 import {
   channelGrant,
   DEFAULT_MAX_PAYLOAD,
@@ -57,12 +57,6 @@ export interface SessionOptions extends ServeOptions {
 }
 
 const MAX_BATCH = 1000;
-/**
- * Events a bridge subscription reads ahead of what it sends: part of what a
- * window may hold in main (subscriptions x READ_AHEAD events), so kept to
- * the page client's credit step.
- */
-const READ_AHEAD = DEFAULT_CREDITS / 2;
 const MAX_WAIT_MS = 5 * 60_000;
 
 function ok<T>(value: T): Reply<T> {
@@ -116,6 +110,7 @@ export class BridgeSession {
   /** Aborts in-flight waits (waitResult) when the session ends. */
   private readonly lifetime = new AbortController();
   private readonly untrack: () => void;
+  private readonly guarded: GuardedEndpoint;
   private readonly maxPayload: number;
   /** What this window may hold in main (shared by the window's sessions). */
   readonly budget: WindowBudget;
@@ -137,14 +132,24 @@ export class BridgeSession {
     this.maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
     this.budget = options.budget ?? new WindowBudget(options);
     this.untrack = db.track({ close: () => this.close() });
-    const guarded = guardEndpoint(
+    this.guarded = guardEndpoint(
       endpoint,
       () => this.close(),
       () => {
         this.stats.refused++;
       },
+      {
+        admit: (method) => {
+          if (this.closed) return null; // answered HONKER_CLOSED by the method's guard
+          this.stats.calls++;
+          const refusal = this.budget.admit(method);
+          if (refusal) this.stats.rateLimited++;
+          return refusal;
+        },
+        done: (method) => this.budget.done(method),
+      },
     );
-    Comlink.expose(this.api(), guarded);
+    Comlink.expose(this.api(), this.guarded);
   }
 
   get isClosed(): boolean {
@@ -164,6 +169,8 @@ export class BridgeSession {
     for (const sub of [...this.subs.values()]) sub.close();
     this.subs.clear();
     this.untrack();
+    // Calls still pending give their slots back to the window now; a late reply finds none.
+    this.guarded.dispose();
     try {
       this.rawEndpoint.close?.();
     } catch {
@@ -184,12 +191,11 @@ export class BridgeSession {
   }
 
   /**
-   * Wraps a method: closed check, rate limit, the window's cap on pending
-   * calls (waitResult has its own), and errors turned into replies.
+   * Wraps a method: closed check, and errors turned into replies. (The rate
+   * and the caps on pending calls are checked before Comlink, in admit.)
    */
   private guard<A extends unknown[], T>(
     fn: (...args: A) => T | Promise<T>,
-    kind: "call" | "wait" = "call",
   ): (...args: A) => Promise<Reply<T>> {
     return async (...args: A) => {
       try {
@@ -198,14 +204,7 @@ export class BridgeSession {
             "HONKER_CLOSED",
             "this window's bridge session has ended; reconnect",
           );
-        this.stats.calls++;
-        try {
-          this.budget.takeToken();
-        } catch (err) {
-          this.stats.rateLimited++;
-          throw err;
-        }
-        return ok(await this.budget.track(kind, async () => fn(...args)));
+        return ok(await fn(...args));
       } catch (err) {
         return failure(err);
       }
@@ -265,7 +264,7 @@ export class BridgeSession {
         return db
           .queue(name)
           .waitResult(checkId(id, "waitResult"), { timeoutMs: ms, signal: this.lifetime.signal });
-      }, "wait"),
+      }),
       publish: this.guard(async (stream: unknown, payload: unknown, key?: unknown) => {
         const name = checkName(stream, "publish");
         const g = streamGrant(this.grants, name, "publish");
@@ -367,7 +366,7 @@ export class BridgeSession {
           const saved = stream.savedOffset(consumer);
           if (saved > 0) from = saved;
         }
-        const iterator = stream.subscribe({ from, batchSize: READ_AHEAD });
+        const iterator = stream.subscribe({ from, batchSize: READ_AHEAD_EVENTS });
         const startOffset = typeof from === "number" ? from : iterator.position;
         const save =
           consumer === null
@@ -387,7 +386,7 @@ export class BridgeSession {
       case "channel": {
         const name = checkName(spec.name, "subscribe(channel)");
         channelGrant(this.grants, name, "listen");
-        const listener = db.listen(name, { batchSize: READ_AHEAD });
+        const listener = db.listen(name, { batchSize: READ_AHEAD_EVENTS });
         return new IteratorPusher(port, onClosed, this.budget, listener, {
           startOffset: listener.position,
           stallMs,

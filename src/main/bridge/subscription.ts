@@ -40,6 +40,28 @@ export function toWireJob(queue: string, info: JobInfo<unknown> | null): WireJob
   };
 }
 
+/**
+ * How long the bridge's subscriptions together may keep one turn of the
+ * event loop busy sending before they let timers and I/O run (the same
+ * budget as the host's iterators use for a backlog).
+ */
+const SEND_TURN_MS = 20;
+let turnStartedAt = 0;
+let turnMarked = false;
+
+/** Milliseconds since the bridge first sent in this turn of the event loop (shared by every subscription). */
+function turnAgeMs(): number {
+  const t = performance.now();
+  if (!turnMarked) {
+    turnMarked = true;
+    turnStartedAt = t;
+    setImmediate(() => {
+      turnMarked = false;
+    });
+  }
+  return t - turnStartedAt;
+}
+
 /** One sent, unacknowledged message: its receipt token's sequence and its charged bytes. */
 interface InFlight {
   seq: number;
@@ -301,6 +323,11 @@ export class IteratorPusher extends Pusher {
     this.pumping = true;
     try {
       while (!this.closed && this.credits > 0) {
+        if (turnAgeMs() > SEND_TURN_MS) {
+          // Many subscriptions with a backlog: give the loop back, then go on.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         if (this.held === null) {
           const r = await this.iterator.next();
           if (r.done || this.closed) break;
