@@ -220,6 +220,53 @@ describe("a window's pending calls", () => {
   });
 });
 
+describe("a window's call ids and closing", () => {
+  it("refuses a call id that is still pending, and answers the original", async () => {
+    const p = rawPage(h.db, grants, { requestsPerSecond: 1e6 });
+    try {
+      const id = h.db.queue("jobs").enqueue({ n: 1 });
+      const msg = {
+        id: "same-id",
+        type: "APPLY",
+        path: ["waitResult"],
+        argumentList: [
+          { type: "RAW", value: "jobs" },
+          { type: "RAW", value: id },
+          { type: "RAW", value: 60_000 },
+        ],
+      };
+      const replies: unknown[] = [];
+      p.port.addEventListener("message", (ev) => {
+        const d = (ev as MessageEvent).data as { id?: string; value?: unknown };
+        if (d?.id === "same-id") replies.push(d.value);
+      });
+      p.post(msg);
+      await eventually(() => p.session.budget.pendingWaits === 1, 3000, "the first wait");
+      p.post(msg);
+      // The first reply under that id is the refusal of the second call.
+      await eventually(() => replies.length === 1, 3000, "the refusal");
+      assert.equal(codeOf(replies[0] as never), "HONKER_FORBIDDEN");
+      assert.equal(p.session.budget.pendingWaits, 1);
+      h.db.queue("jobs").saveResult(id, "done");
+      await eventually(() => replies.length === 2, 3000, "the first call's answer");
+      assert.deepEqual(replies[1], { ok: true, value: "done" });
+      assert.equal(p.session.budget.pendingWaits, 0);
+    } finally {
+      p.close();
+    }
+  });
+
+  it("gives a closed session's pending calls back to the window at once", async () => {
+    const p = rawPage(h.db, grants, { requestsPerSecond: 1e6, maxPendingWaits: 3 });
+    const id = h.db.queue("jobs").enqueue({ n: 1 });
+    for (let i = 0; i < 3; i++) void p.call("waitResult", "jobs", id, 60_000).catch(() => {});
+    await eventually(() => p.session.budget.pendingWaits === 3, 3000, "three waits");
+    p.close();
+    assert.equal(p.session.budget.pendingWaits, 0);
+    assert.equal(p.session.budget.pendingCalls, 0);
+  });
+});
+
 describe("a well-behaved page under a small budget", () => {
   it("gets every event of three subscriptions, in order, with 4 KiB in flight for 64 credits each", async () => {
     type Schema = {

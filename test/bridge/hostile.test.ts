@@ -277,6 +277,19 @@ describe("a hostile page speaking raw wire messages", () => {
     await assertHealthy(p);
   });
 
+  it("does not let waitResult on a granted queue reach another queue's job", async () => {
+    const p = serve();
+    const secret = h.db.queue("secret").enqueue({ hidden: true });
+    const r = await p.call("waitResult", "jobs", secret, 10);
+    assert.equal(codeOf(r), "HONKER_NOT_FOUND", JSON.stringify(r));
+    assert.equal(codeOf(await p.call("job", "jobs", secret)), "ok", "job() answers null too");
+    assert.deepEqual(await p.call("job", "jobs", secret), { ok: true, value: null });
+    // Its own queue's job still waits (and times out here).
+    const own = await p.call<number>("enqueue", "jobs", { a: 1 });
+    assert.ok(own.ok);
+    assert.equal(codeOf(await p.call("waitResult", "jobs", own.value, 10)), "HONKER_TIMEOUT");
+  });
+
   it("enforces maxPayloadBytes as configured, and 1 MiB by default", async () => {
     const small = serve({ ...FAST, maxPayloadBytes: 1024 });
     const before = tableCounts(h.db);

@@ -111,6 +111,7 @@ export class BridgeSession {
   private readonly lifetime = new AbortController();
   private readonly untrack: () => void;
   private readonly guarded: GuardedEndpoint;
+  private queueOfJob: { get(...ids: number[]): unknown } | null = null;
   private readonly maxPayload: number;
   /** What this window may hold in main (shared by the window's sessions). */
   readonly budget: WindowBudget;
@@ -261,9 +262,22 @@ export class BridgeSession {
         queueGrant(this.grants, name, "read");
         const ms =
           checkOptionalInt(timeoutMs, "waitResult: timeoutMs", 0, MAX_WAIT_MS) ?? MAX_WAIT_MS;
-        return db
-          .queue(name)
-          .waitResult(checkId(id, "waitResult"), { timeoutMs: ms, signal: this.lifetime.signal });
+        const jobId = checkId(id, "waitResult");
+        // A grant on one queue must not reach another queue's jobs (job() answers
+        // null for them too). Job ids are global: check where a live or dead job is.
+        this.queueOfJob ??= db.raw
+          .prepare(
+            "SELECT queue FROM _honker_live WHERE id = ? UNION ALL SELECT queue FROM _honker_dead WHERE id = ?",
+          )
+          .pluck();
+        const at = this.queueOfJob.get(jobId, jobId) as string | undefined;
+        if (at !== undefined && at !== name) {
+          throw new HonkerError(
+            "HONKER_NOT_FOUND",
+            `waitResult: queue '${name}' has no job ${jobId}`,
+          );
+        }
+        return db.queue(name).waitResult(jobId, { timeoutMs: ms, signal: this.lifetime.signal });
       }),
       publish: this.guard(async (stream: unknown, payload: unknown, key?: unknown) => {
         const name = checkName(stream, "publish");
