@@ -7,7 +7,6 @@
 import * as Comlink from "comlink";
 import {
   type BridgeApi,
-  DEFAULT_CREDITS,
   type PortHandoff,
   PROTOCOL_VERSION,
   type Reply,
