@@ -75,11 +75,21 @@ export function outcomeOf(row: CheckRow): JobOutcome {
 interface Waiter {
   id: number;
   doing: string;
+  /** Epoch ms of the timeout, or Infinity. */
+  due: number;
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  settled: boolean;
   resolve(text: string): void;
   reject(err: unknown): void;
 }
 
-/** The registry of one database handle. */
+/**
+ * The registry of one database handle. However many waits are pending it
+ * holds one watcher subscription, one timer (the earliest deadline) and one
+ * abort listener per distinct signal: a burst of waits costs no timer and no
+ * listener list each (Node's EventTarget walks its list on every add).
+ */
 export class ResultWaiters {
   private readonly db: AnyHonkerDatabase;
   private readonly byId = new Map<number, Set<Waiter>>();
@@ -89,6 +99,14 @@ export class ResultWaiters {
   private unsubscribe: (() => void) | null = null;
   private undead: (() => void) | null = null;
   private untrack: (() => void) | null = null;
+  /** Waiters added since the last check: their first look, batched into one statement. */
+  private unchecked: Waiter[] = [];
+  private firstLook: NodeJS.Immediate | null = null;
+  /** A min-heap of deadlines (settled waiters are dropped lazily). */
+  private heap: Waiter[] = [];
+  private timer: { clear(): void } | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>();
   /** Counters for tests and diagnostics: wakes handled, statements run, last check's duration. */
   readonly stats = { wakes: 0, statements: 0, lastCheckMs: 0 };
 
@@ -116,50 +134,29 @@ export class ResultWaiters {
     timeoutMs: number | undefined,
     signal: AbortSignal | undefined,
     doing: string,
-  ) {
+  ): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
-      let timer: { clear(): void } | null = null;
-      const settle = () => {
-        this.remove(waiter);
-        timer?.clear();
-        signal?.removeEventListener("abort", onAbort);
-      };
       const waiter: Waiter = {
         id: jobId,
         doing,
+        due: timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs,
+        timeoutMs,
+        signal,
+        settled: false,
         resolve: (text) => {
-          settle();
-          resolve(text);
+          if (this.settle(waiter)) resolve(text);
         },
         reject: (err) => {
-          settle();
-          reject(err);
+          if (this.settle(waiter)) reject(err);
         },
       };
-      const onAbort = () => waiter.reject(signal?.reason);
       try {
         // Subscribe before reading, so a result saved in between wakes us.
         this.add(waiter);
-        signal?.addEventListener("abort", onAbort, { once: true });
-        if (timeoutMs !== undefined) {
-          timer = longTimeout(
-            () =>
-              waiter.reject(
-                new HonkerError(
-                  "HONKER_TIMEOUT",
-                  `${doing}: no result for job ${jobId} within ${timeoutMs} ms`,
-                ),
-              ),
-            timeoutMs,
-          );
-        }
-        // The first look, for this id only (a result may already be saved).
-        const rows = this.check(JSON.stringify([jobId]));
-        for (const row of rows) this.deliver(row, waiter);
       } catch (err) {
         waiter.reject(fromSqlite(err, doing));
       }
@@ -176,17 +173,140 @@ export class ResultWaiters {
     }
     set.add(w);
     this.count++;
+    if (w.signal) {
+      let entry = this.bySignal.get(w.signal);
+      if (!entry) {
+        const s = w.signal;
+        const waiters = new Set<Waiter>();
+        const onAbort = () => {
+          for (const x of [...waiters]) x.reject(s.reason);
+        };
+        entry = { waiters, onAbort };
+        this.bySignal.set(s, entry);
+        s.addEventListener("abort", onAbort, { once: true });
+      }
+      entry.waiters.add(w);
+    }
+    if (Number.isFinite(w.due)) {
+      this.push(w);
+      if (w.due < this.timerAt) this.armTimer(w.due);
+    }
+    // The first look (a result may already be saved): one statement for every
+    // wait added in this turn of the event loop, unless a wake checks first.
+    this.unchecked.push(w);
+    this.firstLook ??= setImmediate(() => this.lookFirst());
   }
 
-  private remove(w: Waiter): void {
+  /** Takes `w` out of every structure; false if it was already settled. */
+  private settle(w: Waiter): boolean {
+    if (w.settled) return false;
+    w.settled = true;
     const set = this.byId.get(w.id);
-    if (!set?.delete(w)) return;
-    this.count--;
-    if (set.size === 0) {
-      this.byId.delete(w.id);
-      this.idsJson = null;
+    if (set?.delete(w)) {
+      this.count--;
+      if (set.size === 0) {
+        this.byId.delete(w.id);
+        this.idsJson = null;
+      }
     }
+    if (w.signal) {
+      const entry = this.bySignal.get(w.signal);
+      if (entry?.waiters.delete(w) && entry.waiters.size === 0) {
+        w.signal.removeEventListener("abort", entry.onAbort);
+        this.bySignal.delete(w.signal);
+      }
+    }
+    // Deadlines are dropped lazily; rebuild the heap once it is mostly settled ones.
+    if (this.heap.length > 64 && this.heap.length > 2 * this.count) this.rebuildHeap();
     if (this.count === 0) this.deactivate();
+    return true;
+  }
+
+  private lookFirst(): void {
+    this.firstLook = null;
+    const fresh = this.unchecked.filter((w) => !w.settled);
+    this.unchecked = [];
+    if (fresh.length === 0) return;
+    let rows: CheckRow[];
+    try {
+      rows = this.check(JSON.stringify([...new Set(fresh.map((w) => w.id))]));
+    } catch (err) {
+      for (const w of fresh) w.reject(fromSqlite(err, w.doing));
+      return;
+    }
+    for (const row of rows) {
+      const set = this.byId.get(row.id);
+      if (set) for (const w of [...set]) this.deliver(row, w);
+    }
+  }
+
+  // ---- deadlines: one timer at the earliest, a binary min-heap by `due` ----
+
+  private push(w: Waiter): void {
+    const h = this.heap;
+    h.push(w);
+    let i = h.length - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if ((h[up] as Waiter).due <= w.due) break;
+      h[i] = h[up] as Waiter;
+      i = up;
+    }
+    h[i] = w;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop() as Waiter;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && (h[r] as Waiter).due < (h[l] as Waiter).due ? r : l;
+      if ((h[c] as Waiter).due >= last.due) break;
+      h[i] = h[c] as Waiter;
+      i = c;
+    }
+    h[i] = last;
+  }
+
+  private rebuildHeap(): void {
+    const live = this.heap.filter((w) => !w.settled);
+    this.heap = [];
+    for (const w of live) this.push(w);
+  }
+
+  private armTimer(at: number): void {
+    this.timer?.clear();
+    this.timerAt = at;
+    // longTimeout: deadlines beyond setTimeout's 2^31-1 ms ceiling re-arm on the way.
+    this.timer = longTimeout(() => this.onTimer(), Math.max(0, at - Date.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    while (this.heap.length > 0) {
+      const w = this.heap[0] as Waiter;
+      if (w.settled) {
+        this.pop();
+        continue;
+      }
+      if (w.due > now) {
+        this.armTimer(w.due);
+        return;
+      }
+      this.pop();
+      w.reject(
+        new HonkerError(
+          "HONKER_TIMEOUT",
+          `${w.doing}: no result for job ${w.id} within ${w.timeoutMs} ms`,
+        ),
+      );
+    }
   }
 
   private activate(): void {
@@ -201,12 +321,19 @@ export class ResultWaiters {
     });
   }
 
-  /** No waiter left: no watcher subscription, no cost at all on commits. */
+  /** No waiter left: no watcher subscription, timer or listener; no cost at all on commits. */
   private deactivate(): void {
     this.unsubscribe?.();
     this.undead?.();
     this.untrack?.();
     this.unsubscribe = this.undead = this.untrack = null;
+    this.timer?.clear();
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.heap = [];
+    this.unchecked = [];
+    if (this.firstLook) clearImmediate(this.firstLook);
+    this.firstLook = null;
   }
 
   private failAll(err: unknown): void {
@@ -229,6 +356,8 @@ export class ResultWaiters {
     // rows; the commit wakes us again.
     if (this.db.raw.inTransaction) return;
     this.stats.wakes++;
+    // This check covers every waiting id, so also the first looks still due.
+    this.unchecked = [];
     this.idsJson ??= JSON.stringify([...this.byId.keys()]);
     const t0 = performance.now();
     let rows: CheckRow[];

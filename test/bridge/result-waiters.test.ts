@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { resultWaiters } from "../../src/main/result-waiters.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
-import { watcherListeners } from "../helpers/bridge-raw.ts";
+import { resourceCounts, watcherListeners } from "../helpers/bridge-raw.ts";
 import { freshHost, type Host } from "../helpers/host.ts";
 
 let h: Host<AnySchema>;
@@ -135,6 +135,46 @@ describe("waitResult through the result-waiter registry", () => {
     );
     assert.equal(watcherListeners(h.db), base, "no subscription once nobody waits");
     assert.equal(resultWaiters(h.db).subscribed, false);
+  });
+
+  it("a burst of waits costs one first-look statement, one timer and one abort listener", async () => {
+    const q = h.db.queue("jobs");
+    const reg = resultWaiters(h.db);
+    const keep = q.waitResult(q.enqueue({ n: 0 })); // the registry is active from here
+    keep.catch(() => {});
+    await new Promise((r) => setImmediate(r));
+    const timers = () => resourceCounts().Timeout ?? 0;
+    const t0 = timers();
+    const s0 = reg.stats.statements;
+    const ac = new AbortController();
+    const ids = Array.from({ length: 100 }, (_, i) => q.enqueue({ i }));
+    const late: string[] = [];
+    const timed = ids.map((id, i) => {
+      const ms = 20 + ((i * 7) % 50);
+      const start = Date.now();
+      return q.waitResult(id, { timeoutMs: ms, signal: ac.signal }).catch((err) => {
+        assert.ok(isHonkerError(err, "HONKER_TIMEOUT"));
+        const waited = Date.now() - start;
+        if (waited < ms) late.push(`${ms} ms timeout fired after ${waited} ms`);
+      });
+    });
+    const aborted = ids.map((id) => q.waitResult(id, { signal: ac.signal }));
+    assert.ok(timers() <= t0 + 1, `${timers() - t0} timers for 100 deadlines`);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(reg.stats.statements, s0 + 1, "one first look for 200 new waits");
+    await Promise.all(timed);
+    assert.deepEqual(late, [], "each at its own deadline, none early");
+    assert.equal(reg.size, 101);
+    const reason = new Error("page gone");
+    ac.abort(reason);
+    const results = await Promise.allSettled(aborted);
+    assert.ok(results.every((r) => r.status === "rejected" && r.reason === reason));
+    assert.equal(reg.size, 1);
+    q.saveResult(ids[0] as number, 0);
+    q.cancel((ids[0] as number) - 1);
+    await assert.rejects(keep, (err) => isHonkerError(err, "HONKER_CANCELLED"));
+    assert.equal(reg.size, 0);
+    assert.ok(timers() <= t0, "no timer left once nobody waits");
   });
 
   it("ends pending waits with HONKER_CLOSED when the database closes", async () => {
