@@ -312,7 +312,11 @@ export class IteratorPusher extends Pusher {
       }
       // The page stopped reading: free main's resources, let it come back later.
       // (A held event was never sent: resuming from the last offset sent includes it.)
-      this.send({ t: "resume", from: this.lastOffset, reason: "no credit for too long" });
+      this.send({
+        t: "resume",
+        from: this.lastOffset,
+        reason: "the page granted no credit, or acknowledged nothing, for too long",
+      });
       this.close();
     }, left);
     this.stallTimer.unref();
