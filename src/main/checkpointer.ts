@@ -116,6 +116,9 @@ export function walHardBytes(minWalBytes: number): number {
 
 /** The writer checks the -wal size once per this many commits (a stat costs ~2 µs). */
 const HARD_CHECK_EVERY = 32;
+/** How long a writer past the hard bound keeps trying to get the checkpoint lock. */
+const FORCED_WAIT_MS = 500;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** How long without a WAL reset (and the file past the warning size) means "starved". */
 const STARVED_AFTER_MS = 5000;
@@ -185,7 +188,16 @@ export class Checkpointer {
     this.walBytes = bytes;
     this.stats.forced++;
     try {
-      const r = checkpoint();
+      // Another connection's checkpoint (a PASSIVE pass over a big WAL, in
+      // this process's thread or another process) holds the checkpoint lock,
+      // and a checkpoint does not wait for that lock: retry for a while.
+      // The writer waits here on purpose: this is the back-pressure.
+      let r = checkpoint();
+      const giveUpAt = Date.now() + FORCED_WAIT_MS;
+      while (r.log < 0 && Date.now() < giveUpAt) {
+        Atomics.wait(pause, 0, 0, 2);
+        r = checkpoint();
+      }
       if (r.busy === 0) {
         this.stats.resets++;
         this.lastResetAt = Date.now();

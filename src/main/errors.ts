@@ -14,6 +14,7 @@ export type HonkerErrorCode =
   | "HONKER_TIMEOUT"
   | "HONKER_NOT_FOUND"
   | "HONKER_CANCELLED"
+  | "HONKER_JOB_DEAD"
   | "HONKER_CLAIM_LOST"
   | "HONKER_LOCK_HELD"
   | "HONKER_BUSY"

@@ -7,6 +7,7 @@ import * as args from "./args.ts";
 import type { ClaimedJob } from "./claimed-job.ts";
 import { HonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
+import { waitForResult } from "./result-waiters.ts";
 import { plucked, prepared } from "./statements.ts";
 import { fromJsonText, toJsonText } from "./values.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
@@ -589,42 +590,7 @@ export class Queue<P = unknown, R = unknown> {
     id: number,
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<R> {
-    const doing = `queue('${this.name}').waitResult`;
-    args.id(doing, "id", id);
-    const deadline =
-      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
-    for (;;) {
-      // Subscribe before reading, so a result saved in between wakes us.
-      const woken = this.db.watcher.wait({
-        signal: options.signal,
-        timeoutMs: Number.isFinite(deadline) ? Math.max(0, deadline - Date.now()) : undefined,
-      });
-      woken.catch(() => {});
-      const text = this.db.read(doing, () => this.getResultRow(id));
-      if (text !== undefined) {
-        return fromJsonText<R>(text);
-      }
-      const dead = this.db.read(doing, () =>
-        prepared(this.db.raw, "SELECT last_error FROM _honker_dead WHERE id = ?").get(id),
-      ) as { last_error: string | null } | undefined;
-      if (dead) {
-        throw new HonkerError(
-          "HONKER_NOT_FOUND",
-          `${doing}: job ${id} died: ${dead.last_error ?? "no error"}`,
-        );
-      }
-      try {
-        await woken;
-      } catch (err) {
-        if (err instanceof HonkerError && err.code === "HONKER_TIMEOUT") {
-          throw new HonkerError(
-            "HONKER_TIMEOUT",
-            `${doing}: no result for job ${id} within ${options.timeoutMs} ms`,
-          );
-        }
-        throw err;
-      }
-    }
+    return waitForResult<R>(this.db, id, options, `queue('${this.name}').waitResult`);
   }
 
   /** Runs `handler` for each job; see WorkOptions. */

@@ -490,7 +490,9 @@ export class Worker<P, R> {
     }
     // Completions are committed together, once per turn of the event loop:
     // one commit for many jobs instead of one each.
-    this.completions.push({ id: job.id, result, save: true });
+    // A handler that returns nothing leaves no result row: the completed-job
+    // history already says it completed (waitResult resolves undefined).
+    this.completions.push({ id: job.id, result, save: result !== undefined });
     this.scheduleFlush();
   }
 

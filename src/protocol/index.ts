@@ -17,6 +17,8 @@ export type BridgeErrorCode =
   | "HONKER_CLOSED"
   | "HONKER_TIMEOUT"
   | "HONKER_NOT_FOUND"
+  | "HONKER_JOB_DEAD"
+  | "HONKER_CANCELLED"
   | "HONKER_WATCHER_DEAD"
   | "HONKER_DISK_FULL"
   | "HONKER_BUSY"
@@ -112,7 +114,8 @@ export interface BridgeApi {
   unsubscribe(subId: number): Promise<Reply<boolean>>;
 }
 
-export const PROTOCOL_VERSION = 1;
+/** 2: receipt tokens (`k`/`seen`) and `ack-request` on subscription ports. */
+export const PROTOCOL_VERSION = 2;
 
 /** Method names a page may call; anything else is refused by the decoder. */
 export const BRIDGE_METHODS: readonly (keyof BridgeApi)[] = [
@@ -135,17 +138,33 @@ export interface PortHandoff {
   subId: number;
 }
 
-/** Main -> page, on a subscription port. */
+/**
+ * Main -> page, on a subscription port. Data messages (event, job, stats)
+ * carry `k`, a receipt token that only that message holds: the page echoes
+ * the `k` of the last message it handled as `seen` on its next credit grant.
+ * Until then main counts the message's bytes as in flight for the window
+ * (ServeOptions.maxInFlightBytes); an unforgeable token means a page cannot
+ * acknowledge what it never read. `ack-request` asks the page to report what
+ * it has handled now: main holds back because the window's budget is full.
+ */
 export type SubscriptionMessage =
-  | { t: "event"; event: WireStreamEvent | WireNotification }
-  | { t: "job"; job: WireJob | null }
-  | { t: "stats"; stats: WireStats }
+  | { t: "event"; event: WireStreamEvent | WireNotification; k?: number }
+  | { t: "job"; job: WireJob | null; k?: number }
+  | { t: "stats"; stats: WireStats; k?: number }
   | { t: "status"; status: "live" | "replaying" }
+  | { t: "ack-request" }
   | { t: "resume"; from: number; reason: string }
   | { t: "error"; error: WireError };
 
-/** Page -> main, on a subscription port. */
-export type SubscriptionControl = { t: "credit"; n: number } | { t: "close" };
+/**
+ * Page -> main, on a subscription port. `credit`: main may send `n` more
+ * messages (main caps what it honours per subscription and per window);
+ * `seen`: the `k` of the last message handled (releases it and every
+ * earlier one); `ack`: for a durable consumer, the offset to save.
+ */
+export type SubscriptionControl =
+  | { t: "credit"; n: number; seen?: number; ack?: number }
+  | { t: "close" };
 
 /** window.postMessage types used by the page <-> preload handshake. */
 export const CONNECT_REQUEST = "honker:connect";

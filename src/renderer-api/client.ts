@@ -154,7 +154,8 @@ class Demux {
   }
 }
 
-type Handler = (message: SubscriptionMessage) => void;
+/** Handles one message; returns false when a data message was dropped (it counts as handled). */
+type Handler = (message: SubscriptionMessage) => boolean | undefined;
 
 /**
  * One page-side subscription. It grants credits as events are consumed and
@@ -166,6 +167,12 @@ class PortSubscription {
   private granted = 0;
   private consumed = 0;
   private lastHandled = 0;
+  /** Receipt tokens (`k`) of data messages received and not yet handled, oldest first. */
+  private tokens: number[] = [];
+  /** The token of the last message handled: sent as `seen` with the next grant. */
+  private lastSeen: number | undefined;
+  /** Main asked for an acknowledgement (its budget for this window is full). */
+  private ackWanted = false;
   private opening: Promise<void> | null = null;
   private readonly core: ClientCore;
   private spec: SubscriptionSpec;
@@ -203,13 +210,16 @@ class PortSubscription {
         port.start?.();
         this.granted = DEFAULT_CREDITS;
         this.consumed = 0;
+        this.tokens = [];
+        this.lastSeen = undefined;
+        this.ackWanted = false;
         this.control({ t: "credit", n: DEFAULT_CREDITS });
       })();
     }
     return this.opening;
   }
 
-  private control(c: SubscriptionControl & { ack?: number }): void {
+  private control(c: SubscriptionControl): void {
     try {
       this.port?.postMessage(c);
     } catch {
@@ -229,22 +239,36 @@ class PortSubscription {
       if (this.idle()) this.reopenIfPending();
       return;
     }
-    this.handler(m);
+    if (m.t === "ack-request") {
+      this.ackWanted = true;
+      if (this.consumed > 0) this.grant();
+      return;
+    }
+    const k = (m as { k?: unknown }).k;
+    if (typeof k === "number") this.tokens.push(k);
+    if (this.handler(m) === false && typeof k === "number") this.handled();
   }
 
-  /** Counts one event as handled; grants more credit once half is used. */
+  /** Counts one event as handled; grants more credit once half is used (or main asked). */
   handled(offset?: number): void {
     if (offset !== undefined) this.lastHandled = offset;
+    const k = this.tokens.shift();
+    if (k !== undefined) this.lastSeen = k;
     this.consumed++;
-    if (this.consumed >= this.granted / 2) {
-      const n = this.consumed;
-      this.consumed = 0;
-      this.control(
-        this.lastHandled > 0 && this.spec.kind === "stream" && this.spec.consumer
-          ? { t: "credit", n, ack: this.lastHandled }
-          : { t: "credit", n },
-      );
+    if (this.consumed >= this.granted / 2 || this.ackWanted) this.grant();
+  }
+
+  /** Returns the credits consumed, acknowledging what was handled. */
+  private grant(): void {
+    const n = this.consumed;
+    this.consumed = 0;
+    this.ackWanted = false;
+    const c: SubscriptionControl & { t: "credit" } = { t: "credit", n };
+    if (this.lastSeen !== undefined) c.seen = this.lastSeen;
+    if (this.lastHandled > 0 && this.spec.kind === "stream" && this.spec.consumer) {
+      c.ack = this.lastHandled;
     }
+    this.control(c);
   }
 
   /** Reopens after a 'resume' once the consumer is ready for more. */
@@ -292,7 +316,7 @@ class PortSubscription {
       this.consumed > 0 &&
       this.lastHandled > 0
     ) {
-      this.control({ t: "credit", n: this.consumed, ack: this.lastHandled });
+      this.grant();
     }
     this.control({ t: "close" });
     this.detach();
@@ -328,7 +352,7 @@ class EventIterable<E> implements ClientSubscription<E> {
           return;
         }
         const e = pick(m);
-        if (e === null) return;
+        if (e === null) return false;
         const off = this.offsetOf(e);
         if (off !== undefined) this.sub.resumeFrom(off);
         if (this.waiter) {
@@ -428,7 +452,7 @@ function callbackSubscription<E>(
         return;
       }
       const e = pick(m);
-      if (e === null) return;
+      if (e === null) return false;
       const off = offsetOf(e);
       if (off !== undefined) sub.resumeFrom(off);
       inFlight++;

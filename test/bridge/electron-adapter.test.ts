@@ -193,9 +193,6 @@ async function waitFor(pred: () => boolean, what: string, ms = 5000): Promise<vo
   }
 }
 
-/** Lets pending port messages (and a refused handshake, if any) settle. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
-
 // ---------------------------------------------------------------- setup
 
 type Schema = {
@@ -233,7 +230,11 @@ function serve(
   return s;
 }
 
-/** Runs the handshake from main's side and returns the page's port, or null. */
+/**
+ * Runs the handshake from main's side and returns the page's port, or null.
+ * ipcMain delivers synchronously and main answers (or refuses) within that
+ * call, so what was posted is final when it returns: no settling wait.
+ */
 async function handshake(
   electron: ReturnType<typeof fakeElectron>,
   contents: FakeWebContents,
@@ -241,7 +242,7 @@ async function handshake(
 ): Promise<DomPort | null> {
   const before = frame.posted.length;
   ipcFrom(electron, contents, frame);
-  await settle();
+  assert.ok(frame.posted.length <= before + 1, "at most one port per request");
   const p = frame.posted[before];
   if (!p) return null;
   assert.equal(p.channel, IPC_PORT);
@@ -382,6 +383,43 @@ describe("serveWindow over a (fake) MessageChannelMain", () => {
     assert.equal(typeof id, "number");
     await page.close();
     await waitFor(() => newSession.isClosed, "the new session to end when its port closes");
+  });
+  it("bounds a window that keeps asking for ports: at most 4 sessions, sharing one budget", async () => {
+    const electron = fakeElectron();
+    const contents = new FakeWebContents("app://main/index.html");
+    const win = serveWindow(h.db, asContents(contents), grants, { electron, maxSubscriptions: 2 });
+    served.push(win);
+    const ports: DomPort[] = [];
+    const all: BridgeSession[] = [];
+    for (let i = 0; i < 6; i++) {
+      const port = await handshake(electron, contents);
+      assert.ok(port);
+      ports.push(port);
+      all.push(...[...win.sessions].filter((s) => !all.includes(s)));
+    }
+    assert.equal(win.sessions.size, 4, "the two oldest sessions were ended");
+    assert.deepEqual(
+      all.map((s) => s.isClosed),
+      [true, true, false, false, false, false],
+    );
+    const [first, ...rest] = [...win.sessions];
+    assert.ok(first && rest.every((s) => s.budget === first.budget), "one budget per window");
+    const a = await connect<Schema>({ port: ports[5] as DomPort });
+    const b = await connect<Schema>({ port: ports[4] as DomPort });
+    try {
+      const subs = [a.stream("activity").subscribe(), a.stream("activity").subscribe()];
+      await Promise.all(subs.map((s) => s.ready));
+      // Another session of the same window counts against the same maxSubscriptions.
+      const third = b.stream("activity").subscribe();
+      await assert.rejects(
+        third.ready,
+        (err: { code?: string }) => err.code === "HONKER_RATE_LIMITED",
+      );
+    } finally {
+      await a.close();
+      await b.close();
+      for (const p of ports.slice(0, 4)) p.close();
+    }
   });
 });
 

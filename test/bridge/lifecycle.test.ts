@@ -228,9 +228,10 @@ describe("bridge session lifecycle", () => {
       h.db.transaction(() => {
         for (let n = 0; n < 5000; n++) stream.publish({ n, pad });
       });
-      await sleep(700);
+      // Main lets go of the subscription after stallMs without credit: measure after that.
+      await eventually(() => page.session.subscriptionCount === 0, 5000, "the stalled sub to end");
       const heap1 = await settledHeap();
-      assert.ok(page.session.subscriptionCount <= 1);
+      assert.ok(page.session.pushed.sent <= 64, `main sent ${page.session.pushed.sent} events`);
       const growth = heap1 - heap0;
       assert.ok(growth < 3 * 1024 * 1024, `heap grew by ${(growth / 1048576).toFixed(2)} MiB`);
     } finally {
@@ -246,11 +247,10 @@ describe("bridge session lifecycle", () => {
     void pending.catch(() => {});
     await eventually(() => watcherListeners(h.db) > base, 2000, "the wait to start");
     raw.close();
-    await sleep(200);
+    // Closing aborts the session's waits synchronously: nothing to wait for.
     const left = watcherListeners(h.db) - base;
-    // Let the test end anyway: a result wakes and ends the leftover wait.
+    // Let the test end anyway: a result wakes and ends a leftover wait.
     h.db.queue("jobs").saveResult(id, 1);
-    await sleep(50);
     assert.equal(left, 0, `${left} wait(s) still registered after the session closed`);
   });
 
@@ -264,10 +264,13 @@ describe("bridge session lifecycle", () => {
     h.db.transaction(() => {
       for (let n = 0; n < 1000; n++) stream.publish({ n });
     });
-    await sleep(800);
+    // After stallMs without credit main ends the subscription: it sends nothing more after that.
+    await eventually(() => session.subscriptionCount === 0, 5000, "the stalled sub to end");
+    const sent = session.pushed.sent;
     const buffered = (feed as unknown as { buffer: unknown[] }).buffer.length;
     await honker.close();
     await eventually(() => session.isClosed, 3000, "session close");
+    assert.ok(sent <= 64, `main sent ${sent} events for 64 credits`);
     assert.ok(buffered <= 64, `the page buffered ${buffered} events it never asked for`);
   });
 });

@@ -18,9 +18,17 @@ import type {
 } from "electron";
 import { IPC_CONNECT, IPC_PORT } from "../../protocol/index.ts";
 import type { HonkerDatabase } from "../database.ts";
+import { WindowBudget } from "./budget.ts";
 import { type MessagePortMainLike, portMainEndpoint, portMainSubPort } from "./endpoint.ts";
 import type { Grants, ServeOptions } from "./grants.ts";
 import { BridgeSession } from "./session.ts";
+
+/**
+ * Sessions (connected ports) one window may hold at once; connecting again
+ * beyond that ends the oldest. A page connects once per load, so this only
+ * bites a page that keeps asking for ports.
+ */
+export const MAX_SESSIONS_PER_WINDOW = 4;
 
 /** The parts of the `electron` module the bridge uses. */
 export interface ElectronMain {
@@ -68,6 +76,8 @@ export function serveWindow(
   const electron = options.electron ?? loadElectron();
   const contents = webContentsOf(target);
   const sessions = new Set<BridgeSession>();
+  // One budget for the window: every session (reconnect) of it shares its bounds.
+  const budget = new WindowBudget(options);
   let closed = false;
 
   const onConnect = (event: IpcMainEvent) => {
@@ -76,6 +86,11 @@ export function serveWindow(
     if (!frame || frame !== contents.mainFrame) return; // iframes never get a port
     const origin = originOf(frame.url);
     if (options.origins && !options.origins.includes(origin)) return;
+    while (sessions.size >= MAX_SESSIONS_PER_WINDOW) {
+      const oldest = sessions.values().next().value as BridgeSession;
+      oldest.close(); // its onClose removes it from the set
+      sessions.delete(oldest);
+    }
     const { port1, port2 } = new electron.MessageChannelMain();
     const mainPort = port1 as unknown as MessagePortMainLike;
     const session = new BridgeSession(
@@ -91,7 +106,7 @@ export function serveWindow(
           };
         },
       },
-      { ...options, onClose: () => sessions.delete(session) },
+      { ...options, budget, onClose: () => sessions.delete(session) },
     );
     sessions.add(session);
     mainPort.on("close", () => session.close());

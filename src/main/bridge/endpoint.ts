@@ -6,7 +6,7 @@
  * page may send before Comlink sees it.
  */
 import type { Endpoint } from "comlink";
-import { BRIDGE_METHODS } from "../../protocol/index.ts";
+import { BRIDGE_METHODS, type WireError } from "../../protocol/index.ts";
 
 /** The documented shape of Electron's MessagePortMain (structural, so tests can fake it). */
 export interface MessagePortMainLike {
@@ -158,19 +158,62 @@ export function decodeMessage(data: unknown): Decoded {
 }
 
 /**
+ * Admission of decoded calls, before Comlink sees them: the window's rate
+ * and its caps on pending calls. A refused call is answered here at once
+ * (no Comlink state, no error object with a stack); an admitted one is
+ * tracked until its reply is posted.
+ */
+export interface Admission {
+  /** Null admits the call; anything else is the error it is answered with. */
+  admit(method: string): WireError | null;
+  /** The reply to an admitted call was posted (or the session ended first). */
+  done(method: string): void;
+}
+
+/** The guarded endpoint, and `dispose()` to settle the books of calls still pending. */
+export interface GuardedEndpoint extends Endpoint {
+  /** Calls admitted and not yet answered. */
+  readonly pending: number;
+  dispose(): void;
+}
+
+/**
  * Wraps the window endpoint: decoded calls pass to Comlink (rebuilt from
- * the decoded parts, so nothing unexpected rides along); rejected messages
- * are answered with a HONKER_FORBIDDEN reply when they carry an id.
+ * the decoded parts, so nothing unexpected rides along) once admitted;
+ * rejected messages are answered with a HONKER_FORBIDDEN reply when they
+ * carry an id. A call id already pending is refused: ids are how replies
+ * are matched, and how the books of pending calls are kept.
  */
 export function guardEndpoint(
   inner: Endpoint,
   onRelease: () => void,
   onReject: (reason: string) => void,
-): Endpoint {
+  admission?: Admission,
+): GuardedEndpoint {
   const wrapped = new Map<unknown, MessageListener>();
+  const pending = new Map<string, string>();
+  const refuse = (id: string, error: WireError) =>
+    inner.postMessage({ id, type: "RAW", value: { ok: false, error } });
   return {
-    postMessage: (message: unknown, transfer?: Transferable[]) =>
-      inner.postMessage(message, transfer),
+    get pending() {
+      return pending.size;
+    },
+    dispose() {
+      const methods = [...pending.values()];
+      pending.clear();
+      for (const m of methods) admission?.done(m);
+    },
+    postMessage: (message: unknown, transfer?: Transferable[]) => {
+      const id = (message as { id?: unknown } | null)?.id;
+      if (typeof id === "string") {
+        const method = pending.get(id);
+        if (method !== undefined) {
+          pending.delete(id);
+          admission?.done(method);
+        }
+      }
+      inner.postMessage(message, transfer);
+    },
     addEventListener(type: string, listener: unknown) {
       const fn: MessageListener = (ev) => {
         let d: Decoded;
@@ -181,6 +224,17 @@ export function guardEndpoint(
           d = { kind: "reject", id: null, reason: "message could not be read" };
         }
         if (d.kind === "call") {
+          if (pending.has(d.id)) {
+            onReject("call id already pending");
+            refuse(d.id, { code: "HONKER_FORBIDDEN", message: "refused: call id already pending" });
+            return;
+          }
+          const refusal = admission?.admit(d.method) ?? null;
+          if (refusal) {
+            refuse(d.id, refusal);
+            return;
+          }
+          if (admission) pending.set(d.id, d.method);
           (listener as MessageListener)({
             data: {
               id: d.id,
@@ -195,14 +249,7 @@ export function guardEndpoint(
         } else {
           onReject(d.reason);
           if (d.id !== null) {
-            inner.postMessage({
-              id: d.id,
-              type: "RAW",
-              value: {
-                ok: false,
-                error: { code: "HONKER_FORBIDDEN", message: `refused: ${d.reason}` },
-              },
-            });
+            refuse(d.id, { code: "HONKER_FORBIDDEN", message: `refused: ${d.reason}` });
           }
         }
       };
@@ -215,5 +262,5 @@ export function guardEndpoint(
       wrapped.delete(listener);
     },
     start: () => (inner as { start?: () => void }).start?.(),
-  } as Endpoint;
+  } as GuardedEndpoint;
 }

@@ -48,8 +48,23 @@ export interface ServeOptions {
   requestsPerSecond?: number;
   /** Subscriptions one window may hold at once (default 256). */
   maxSubscriptions?: number;
-  /** A stream subscriber that grants no credit for this long is told to resume later (default 30 s). */
+  /**
+   * A stream subscriber that grants no credit, or cannot send because the
+   * window's in-flight budget is full, for this long is told to resume later
+   * from its last offset (default 30 s).
+   */
   stallMs?: number;
+  /**
+   * Bytes of subscription messages main may have in flight to one window:
+   * sent, and not yet acknowledged by the page as handled (default 8 MiB;
+   * measured as JSON length plus 64 bytes a message). A window that stops
+   * reading holds at most this much, whatever credits it granted.
+   */
+  maxInFlightBytes?: number;
+  /** waitResult calls one window may have pending at once (default 1024); beyond, HONKER_RATE_LIMITED. */
+  maxPendingWaits?: number;
+  /** Other calls one window may have running at once (default 256); beyond, HONKER_RATE_LIMITED. */
+  maxPendingCalls?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;

@@ -7,7 +7,6 @@
 import * as Comlink from "comlink";
 import {
   type BridgeApi,
-  DEFAULT_CREDITS,
   type PortHandoff,
   PROTOCOL_VERSION,
   type Reply,
@@ -19,7 +18,8 @@ import {
 import type { HonkerDatabase } from "../database.ts";
 import { HonkerError, isHonkerError } from "../errors.ts";
 import type { EnqueueOptions } from "../queue.ts";
-import { guardEndpoint, type SubPort } from "./endpoint.ts";
+import { READ_AHEAD_EVENTS, WindowBudget } from "./budget.ts";
+import { type GuardedEndpoint, guardEndpoint, type SubPort } from "./endpoint.ts";
 import {
   channelGrant,
   DEFAULT_MAX_PAYLOAD,
@@ -51,6 +51,8 @@ export interface PortFactory {
 export interface SessionOptions extends ServeOptions {
   /** Called once when the session ends, whatever the cause. */
   onClose?: () => void;
+  /** The window's budget, shared by all its sessions (default: one of this session's own). */
+  budget?: WindowBudget;
 }
 
 const MAX_BATCH = 1000;
@@ -101,14 +103,17 @@ export class BridgeSession {
   private readonly ports: PortFactory;
   private readonly subs = new Map<number, Pusher>();
   private nextSubId = 1;
+  /** Data messages sent by subscriptions that have ended. */
+  private sentByClosed = 0;
   private closed = false;
   /** Aborts in-flight waits (waitResult) when the session ends. */
   private readonly lifetime = new AbortController();
   private readonly untrack: () => void;
+  private readonly guarded: GuardedEndpoint;
+  private queueOfJob: { get(...ids: number[]): unknown } | null = null;
   private readonly maxPayload: number;
-  private tokens: number;
-  private lastRefill = Date.now();
-  private readonly rate: number;
+  /** What this window may hold in main (shared by the window's sessions). */
+  readonly budget: WindowBudget;
   /** Counters for tests and diagnostics. */
   readonly stats = { calls: 0, refused: 0, rateLimited: 0 };
 
@@ -125,17 +130,26 @@ export class BridgeSession {
     this.rawEndpoint = endpoint;
     this.ports = ports;
     this.maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
-    this.rate = options.requestsPerSecond ?? 500;
-    this.tokens = this.rate * 2;
+    this.budget = options.budget ?? new WindowBudget(options);
     this.untrack = db.track({ close: () => this.close() });
-    const guarded = guardEndpoint(
+    this.guarded = guardEndpoint(
       endpoint,
       () => this.close(),
       () => {
         this.stats.refused++;
       },
+      {
+        admit: (method) => {
+          if (this.closed) return null; // answered HONKER_CLOSED by the method's guard
+          this.stats.calls++;
+          const refusal = this.budget.admit(method);
+          if (refusal) this.stats.rateLimited++;
+          return refusal;
+        },
+        done: (method) => this.budget.done(method),
+      },
     );
-    Comlink.expose(this.api(), guarded);
+    Comlink.expose(this.api(), this.guarded);
   }
 
   get isClosed(): boolean {
@@ -155,6 +169,8 @@ export class BridgeSession {
     for (const sub of [...this.subs.values()]) sub.close();
     this.subs.clear();
     this.untrack();
+    // Calls still pending give their slots back to the window now; a late reply finds none.
+    this.guarded.dispose();
     try {
       this.rawEndpoint.close?.();
     } catch {
@@ -163,24 +179,21 @@ export class BridgeSession {
     this.options.onClose?.();
   }
 
-  private takeToken(): void {
-    const now = Date.now();
-    this.tokens = Math.min(
-      this.rate * 2,
-      this.tokens + ((now - this.lastRefill) / 1000) * this.rate,
-    );
-    this.lastRefill = now;
-    if (this.tokens < 1) {
-      this.stats.rateLimited++;
-      throw new HonkerError(
-        "HONKER_RATE_LIMITED",
-        `too many requests from this window (limit ${this.rate}/s); slow down`,
-      );
+  /** Data messages sent on this session's subscriptions (ever), and bytes of them in flight now. */
+  get pushed(): { sent: number; bytesInFlight: number } {
+    let sent = this.sentByClosed;
+    let bytesInFlight = 0;
+    for (const p of this.subs.values()) {
+      sent += p.sent;
+      bytesInFlight += p.bytesInFlight;
     }
-    this.tokens -= 1;
+    return { sent, bytesInFlight };
   }
 
-  /** Wraps a method: closed check, rate limit, and errors turned into replies. */
+  /**
+   * Wraps a method: closed check, and errors turned into replies. (The rate
+   * and the caps on pending calls are checked before Comlink, in admit.)
+   */
   private guard<A extends unknown[], T>(
     fn: (...args: A) => T | Promise<T>,
   ): (...args: A) => Promise<Reply<T>> {
@@ -191,8 +204,6 @@ export class BridgeSession {
             "HONKER_CLOSED",
             "this window's bridge session has ended; reconnect",
           );
-        this.stats.calls++;
-        this.takeToken();
         return ok(await fn(...args));
       } catch (err) {
         return failure(err);
@@ -250,9 +261,22 @@ export class BridgeSession {
         queueGrant(this.grants, name, "read");
         const ms =
           checkOptionalInt(timeoutMs, "waitResult: timeoutMs", 0, MAX_WAIT_MS) ?? MAX_WAIT_MS;
-        return db
-          .queue(name)
-          .waitResult(checkId(id, "waitResult"), { timeoutMs: ms, signal: this.lifetime.signal });
+        const jobId = checkId(id, "waitResult");
+        // A grant on one queue must not reach another queue's jobs (job() answers
+        // null for them too). Job ids are global: check where a live or dead job is.
+        this.queueOfJob ??= db.raw
+          .prepare(
+            "SELECT queue FROM _honker_live WHERE id = ? UNION ALL SELECT queue FROM _honker_dead WHERE id = ?",
+          )
+          .pluck();
+        const at = this.queueOfJob.get(jobId, jobId) as string | undefined;
+        if (at !== undefined && at !== name) {
+          throw new HonkerError(
+            "HONKER_NOT_FOUND",
+            `waitResult: queue '${name}' has no job ${jobId}`,
+          );
+        }
+        return db.queue(name).waitResult(jobId, { timeoutMs: ms, signal: this.lifetime.signal });
       }),
       publish: this.guard(async (stream: unknown, payload: unknown, key?: unknown) => {
         const name = checkName(stream, "publish");
@@ -287,16 +311,22 @@ export class BridgeSession {
       throw invalidArg("subscribe: spec must be an object");
     }
     const spec = raw as SubscriptionSpec;
-    const max = this.options.maxSubscriptions ?? 256;
-    if (this.subs.size >= max) {
+    const budget = this.budget;
+    if (budget.subscriptions >= budget.maxSubscriptions) {
       throw new HonkerError(
         "HONKER_RATE_LIMITED",
-        `this window already holds ${max} subscriptions; close some first`,
+        `this window already holds ${budget.maxSubscriptions} subscriptions; close some first`,
       );
     }
     const subId = this.nextSubId++;
     const { local, remote } = this.ports.create();
-    const onClosed = () => this.subs.delete(subId);
+    const onClosed = () => {
+      const p = this.subs.get(subId);
+      if (!p) return;
+      this.subs.delete(subId);
+      this.sentByClosed += p.sent;
+      budget.subscriptions--;
+    };
     let pusher: Pusher;
     try {
       pusher = this.makePusher(spec, local, onClosed);
@@ -304,7 +334,11 @@ export class BridgeSession {
       local.close();
       throw err;
     }
-    this.subs.set(subId, pusher);
+    // (A source that failed at once has already said so on its port, and closed.)
+    if (!pusher.isClosed) {
+      this.subs.set(subId, pusher);
+      budget.subscriptions++;
+    }
     // The port goes in the transfer list of its own message, before the reply.
     const handoff: PortHandoff = { honker: "subscription-port", subId };
     this.rawEndpoint.postMessage(handoff, [remote as Transferable]);
@@ -345,7 +379,7 @@ export class BridgeSession {
           const saved = stream.savedOffset(consumer);
           if (saved > 0) from = saved;
         }
-        const iterator = stream.subscribe({ from, batchSize: DEFAULT_CREDITS });
+        const iterator = stream.subscribe({ from, batchSize: READ_AHEAD_EVENTS });
         const startOffset = typeof from === "number" ? from : iterator.position;
         const save =
           consumer === null
@@ -355,7 +389,7 @@ export class BridgeSession {
                   .prepare("SELECT honker_stream_save_offset(?, ?, ?)")
                   .get(consumer, name, offset);
               };
-        return new IteratorPusher(port, onClosed, iterator, {
+        return new IteratorPusher(port, onClosed, this.budget, iterator, {
           startOffset,
           stallMs,
           saveOffset: save,
@@ -365,8 +399,8 @@ export class BridgeSession {
       case "channel": {
         const name = checkName(spec.name, "subscribe(channel)");
         channelGrant(this.grants, name, "listen");
-        const listener = db.listen(name, { batchSize: DEFAULT_CREDITS });
-        return new IteratorPusher(port, onClosed, listener, {
+        const listener = db.listen(name, { batchSize: READ_AHEAD_EVENTS });
+        return new IteratorPusher(port, onClosed, this.budget, listener, {
           startOffset: listener.position,
           stallMs,
           saveOffset: null,
@@ -381,6 +415,7 @@ export class BridgeSession {
         return new SnapshotPusher(
           port,
           onClosed,
+          this.budget,
           db,
           () => toWireJob(queue, q.getJob(id)),
           (job) => ({ t: "job", job }),
@@ -394,6 +429,7 @@ export class BridgeSession {
         return new SnapshotPusher(
           port,
           onClosed,
+          this.budget,
           db,
           () => q.stats(),
           (stats) => ({ t: "stats", stats }),
