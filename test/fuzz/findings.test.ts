@@ -34,7 +34,11 @@ function invalidArgument(fnName: string, argName?: string) {
     );
     assert.match(err.message, new RegExp(escapeRegExp(fnName)), "the message names the function");
     if (argName) {
-      assert.match(err.message, new RegExp(escapeRegExp(argName), "i"), "the message names the argument");
+      assert.match(
+        err.message,
+        new RegExp(escapeRegExp(argName), "i"),
+        "the message names the argument",
+      );
     }
     return true;
   };

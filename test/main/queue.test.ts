@@ -62,7 +62,8 @@ describe("queue.enqueue", () => {
     assert.throws(
       () => q.enqueue(undefined as unknown as string),
       (err) =>
-        isHonkerError(err, "HONKER_INVALID_ARGUMENT") && /payload is undefined, which JSON cannot hold/.test(err.message),
+        isHonkerError(err, "HONKER_INVALID_ARGUMENT") &&
+        /payload is undefined, which JSON cannot hold/.test(err.message),
     );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
