@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
+import { RetryAfter } from "../../src/main/worker.ts";
 import { tempDir } from "../helpers/db.ts";
 import { withCleanups, within } from "../helpers/host.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -171,6 +172,12 @@ describe("F2 open() checks every option", () => {
     ["F2.watcher-bigint", { watcher: { pollMinMs: 5n } }, "pollMinMs"],
     ["F2.watcher-string", { watcher: { pollMaxMs: "5" } }, "pollMaxMs"],
     ["F2.extensionPath", { extensionPath: 5 }, "extensionPath"],
+    ["F2.scheduler-lockTtl-huge", { scheduler: { lockTtl: 2 ** 53 } }, "lockTtl"],
+    [
+      "F2.checkpointAfterWalBytes-bigint",
+      { checkpointAfterWalBytes: 5n },
+      "checkpointAfterWalBytes",
+    ],
   ];
   for (const [id, options, argName] of cases) {
     finding(id, `open(path, ${describeValue(options)}) is refused`, async () => {
@@ -221,6 +228,24 @@ describe("F3 options that are not plain objects are refused", () => {
       "waitResult",
       "options",
     );
+  });
+  finding(
+    "F3.waitResult-number",
+    "waitResult(id, 7) is refused instead of waiting forever",
+    async () => {
+      const { db } = tempDb();
+      const id = db.queue("q").enqueue({});
+      await refusesAsync(
+        db,
+        () => db.queue("q").waitResult(id, 7 as never),
+        "waitResult",
+        "options",
+      );
+    },
+  );
+  finding("F3.work-null", "work(handler, null)", () => {
+    const { db } = tempDb();
+    refusesSync(db, () => db.queue("q").work(async () => {}, null as never), "work", "options");
   });
   finding("F3.publish-null", "publish(payload, null)", () => {
     const { db } = tempDb();
@@ -402,6 +427,32 @@ describe("F6 numbers are checked for type, finiteness and range", () => {
       () => db.queue("q").saveResult(id, 1, true as never),
       "saveResult",
       "ttlSeconds",
+    );
+  });
+  finding(
+    "F6.setProgress-fraction-id",
+    "setProgress(1.5, {}) is HONKER_INVALID_ARGUMENT, not HONKER_SQLITE",
+    () => {
+      const { db } = tempDb();
+      refusesSync(db, () => db.queue("q").setProgress(1.5, {}), "setProgress", "id");
+    },
+  );
+  finding(
+    "F6.deadLetters-huge-limit",
+    "deadLetters({ limit: 1e300 }) is HONKER_INVALID_ARGUMENT, not HONKER_SQLITE",
+    () => {
+      const { db } = tempDb();
+      refusesSync(db, () => db.queue("q").deadLetters({ limit: 1e300 }), "deadLetters", "limit");
+    },
+  );
+  finding("F6.heartbeat-bigint", "heartbeat(id, 'w', 5n)", () => {
+    const { db } = tempDb();
+    const id = claimed(db);
+    refusesSync(
+      db,
+      () => db.queue("q").heartbeat(id, "w", 5n as never),
+      "heartbeat",
+      "extendSeconds",
     );
   });
   finding("F6.purgeDead-beyond-ten-years", "purgeDead({ olderThanS: 2^31 })", () => {
@@ -616,6 +667,62 @@ describe("F14 callbacks are checked where they enter", () => {
 });
 
 describe("F15 nothing the kit runs on its own escapes as an unhandled rejection", () => {
+  finding("F15.RetryAfter-huge", "a handler throwing RetryAfter(1e300)", async () => {
+    const { db } = tempDb();
+    const recorder = recordProcessErrors();
+    const errors: unknown[] = [];
+    try {
+      let runs = 0;
+      db.queue("q").work(
+        async () => {
+          runs++;
+          throw new RetryAfter(1e300);
+        },
+        { onError: (err) => errors.push(err) },
+      );
+      db.queue("q").enqueue({});
+      await waitFor(() => runs > 0, { what: "the handler to run" });
+      await sleep(50);
+    } finally {
+      recorder.restore();
+    }
+    assert.deepEqual(
+      recorder.events.map((e) => String(e.err)),
+      [],
+      "no unhandled rejection (the refused retry went to onError)",
+    );
+  });
+  finding(
+    "F15.stream-onError-not-a-function",
+    "stream.on(throwing handler, { onError: 5 })",
+    async () => {
+      const { db } = tempDb();
+      const recorder = recordProcessErrors();
+      let accepted = false;
+      try {
+        db.stream("s").publish({});
+        try {
+          db.stream("s").on(
+            () => {
+              throw new Error("handler failed");
+            },
+            { onError: 5 as never },
+          );
+          accepted = true;
+        } catch (err) {
+          invalidArgument("on", "onError")(err);
+        }
+        await sleep(50);
+      } finally {
+        recorder.restore();
+      }
+      assert.equal(accepted, false, "onError: 5 was accepted");
+      assert.deepEqual(
+        recorder.events.map((e) => String(e.err)),
+        [],
+      );
+    },
+  );
   finding("F15.onError-throws", "a worker whose onError throws", async () => {
     const { db } = tempDb();
     const recorder = recordProcessErrors();
@@ -644,4 +751,29 @@ describe("F15 nothing the kit runs on its own escapes as an unhandled rejection"
       "no unhandled rejection or uncaught exception",
     );
   });
+});
+
+describe("F16 calls after close() throw HONKER_CLOSED, never a raw TypeError", () => {
+  for (const [id, call] of [
+    ["F16.rateLimit", (db: HonkerDatabase) => db.rateLimit("r", { limit: 1, perSeconds: 1 })],
+    ["F16.tryLock", (db: HonkerDatabase) => db.tryLock("l")],
+    ["F16.withLock", (db: HonkerDatabase) => db.withLock("l", () => 1)],
+    ["F16.scheduler", (db: HonkerDatabase) => db.scheduler.list()],
+  ] as const) {
+    finding(id, `${id.slice(4)} after close()`, async () => {
+      const { db } = tempDb();
+      await db.close();
+      let outcome: unknown;
+      try {
+        await call(db);
+        outcome = "no error";
+      } catch (err) {
+        outcome = err;
+      }
+      assert.ok(
+        isHonkerError(outcome, "HONKER_CLOSED"),
+        `expected HONKER_CLOSED, got ${outcome instanceof Error ? `${outcome.constructor.name}: ${outcome.message}` : String(outcome)}`,
+      );
+    });
+  }
 });
