@@ -4,6 +4,7 @@ import { afterEach } from "node:test";
 import { type HonkerDatabase, type OpenOptions, open } from "../../src/main/database.ts";
 import type { AnySchema, HonkerSchema } from "../../src/main/schema.ts";
 import { tempDir } from "./db.ts";
+import { waitFor } from "./wait.ts";
 
 export interface Host<S extends HonkerSchema> {
   db: HonkerDatabase<S>;
@@ -27,24 +28,19 @@ export function freshHost<S extends HonkerSchema = AnySchema>(options: OpenOptio
   };
 }
 
-/** Resolves when `predicate()` is true, checking on every watcher wake; rejects after `ms`. */
-export async function until(
+/**
+ * Resolves when `predicate()` is true, checking on every watcher wake;
+ * rejects after `ms`. Kept for existing callers: new code uses
+ * `waitFor(predicate, { db, timeoutMs, what })` from ./wait.ts.
+ */
+export function until(
   // biome-ignore lint/suspicious/noExplicitAny: any schema will do
   db: HonkerDatabase<any>,
   predicate: () => boolean,
   ms = 5000,
   what = "condition",
 ): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    try {
-      await db.watcher.wait({ timeoutMs: Math.min(left, 100) });
-    } catch (err) {
-      if ((err as { code?: string }).code !== "HONKER_TIMEOUT") throw err;
-    }
-  }
+  return waitFor(predicate, { db, timeoutMs: ms, what });
 }
 
 /** A promise with its resolve function, for awaiting events. */
@@ -56,18 +52,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve };
 }
 
-/** Rejects with `message` if `promise` has not settled within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (no result within ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from "./wait.ts";
 
 /**
  * Per-test cleanup: registers an afterEach that runs the pushed functions

@@ -7,8 +7,10 @@
  *   `predicate()` is true. With `db`, it re-checks on every watcher wake
  *   (commits from any connection or process) and at least every
  *   `intervalMs`; without, every `intervalMs` (default 5 ms).
- * - `nextEvent(source, { event, timeoutMs, what })`: the next emission of
- *   `event` on an EventEmitter, or the next value of an async iterator.
+ * - `nextEvent(source, { event, match, timeoutMs, what })`: the next value
+ *   (that passes `match`) emitted as `event` by an EventEmitter, passed to a
+ *   listener by a subscribe function (`(fn) => unsubscribe`, e.g.
+ *   `scheduler.onFire`), or the next value of an async iterator.
  * - `within(promise, ms, what)`: the promise's outcome, or a rejection
  *   naming `what` after `ms`.
  * - `sleep(ms)`: only where the passage of time is the point (TTLs,
@@ -75,36 +77,52 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-export interface NextEventOptions {
+export interface NextEventOptions<T> {
   /** The event name, for an EventEmitter (default "message"). */
   event?: string;
+  /** Only a value that passes this counts (emitters and subscribe functions). */
+  match?: (value: T) => boolean;
   timeoutMs?: number;
   what?: string;
 }
 
+/** A subscribe function: registers a listener, returns what unregisters it. */
+export type Subscribe<T> = (listener: (value: T) => void) => () => unknown;
+
 /**
- * The next emission of `event` on an emitter (its first argument), or the
- * next value of an async iterator/iterable; rejects after `timeoutMs` or
- * when the iterator ends first.
+ * The next value (passing `match`) of an emitter's `event` (its first
+ * argument), of a subscribe function, or of an async iterator/iterable;
+ * rejects after `timeoutMs`, or when the iterator ends first.
  */
 export async function nextEvent<T = unknown>(
-  source: EventEmitter | AsyncIterator<T> | AsyncIterable<T>,
-  options: NextEventOptions = {},
+  source: EventEmitter | Subscribe<T> | AsyncIterator<T> | AsyncIterable<T>,
+  options: NextEventOptions<T> = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const what = options.what ?? "the next event";
-  if (typeof (source as EventEmitter).once === "function") {
+  const match = options.match ?? (() => true);
+  let subscribe: Subscribe<T> | null = null;
+  if (typeof source === "function") {
+    subscribe = source;
+  } else if (typeof (source as EventEmitter).on === "function" && "off" in source) {
     const emitter = source as EventEmitter;
     const event = options.event ?? "message";
-    let listener: ((value: T) => void) | undefined;
+    subscribe = (fn) => {
+      emitter.on(event, fn);
+      return () => emitter.off(event, fn);
+    };
+  }
+  if (subscribe) {
+    let unsubscribe: (() => unknown) | null = null;
     const got = new Promise<T>((resolve) => {
-      listener = resolve;
-      emitter.once(event, resolve);
+      unsubscribe = (subscribe as Subscribe<T>)((value) => {
+        if (match(value)) resolve(value);
+      });
     });
     try {
       return await within(got, timeoutMs, `waiting for ${what}`);
     } finally {
-      if (listener) emitter.off(event, listener);
+      (unsubscribe as (() => unknown) | null)?.();
     }
   }
   const iterator =
