@@ -13,8 +13,8 @@ import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { RetryAfter } from "../../src/main/worker.ts";
 import { tempDir } from "../helpers/db.ts";
-import { withCleanups, within } from "../helpers/host.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { withCleanups } from "../helpers/host.ts";
+import { waitFor, within } from "../helpers/wait.ts";
 import { OPEN_CASES } from "./findings-list.ts";
 import { fingerprint, recordProcessErrors, sleep } from "./program.ts";
 

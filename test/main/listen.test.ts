@@ -13,7 +13,8 @@ import {
   pruneNotifications,
 } from "../../src/main/listen.ts";
 import { TS_FLAGS } from "../helpers/db.ts";
-import { withCleanups, within } from "../helpers/host.ts";
+import { withCleanups } from "../helpers/host.ts";
+import { within } from "../helpers/wait.ts";
 
 type Payload = { n: number };
 

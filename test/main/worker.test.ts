@@ -220,8 +220,11 @@ describe("queue.work", () => {
       other.exec("BEGIN IMMEDIATE");
       const started = Date.now();
       // A deadline wakes the worker; a claim would block on the lock for 2 s.
+      const woken = own.db.watcher.wait({ timeoutMs: 2000 });
       own.db.watcher.setDeadline({}, Date.now());
-      await sleep(50);
+      assert.equal(await woken, "deadline");
+      // The worker handles the wake in a setImmediate it queued before this one.
+      await new Promise((r) => setImmediate(r));
       assert.ok(Date.now() - started < 1000, `the event loop stalled ${Date.now() - started} ms`);
       other.exec("ROLLBACK");
       q.enqueue("after");
