@@ -159,7 +159,7 @@ const enqueueOptions = optionsArg({
   priority: numArg({ min: -1e9, max: 1e9, softMin: -(2 ** 53), softMax: 2 ** 53, optional: true }),
   maxAttempts: numArg({ min: 1, max: 1_000_000, softMax: 2 ** 31, optional: true }),
   expires: numArg({ min: 1, max: MAX_SECONDS, softMin: 0, optional: true }),
-  key: nameArg({ optional: true }),
+  key: nameArg({ optional: true, lenient: true }),
 });
 
 const claimOptions = optionsArg({
@@ -612,7 +612,7 @@ function stepArb(): fc.Arbitrary<Step> {
         jsonArg(),
         optionsArg({
           key: fc.oneof(
-            nameArg({ optional: true }),
+            nameArg({ optional: true, lenient: true }),
             pick(["null", null, "ok"], ["empty", "", "any"]),
           ),
         }),
@@ -1061,7 +1061,14 @@ function stepArb(): fc.Arbitrary<Step> {
 // ---- open() ----------------------------------------------------------------------
 
 const openOptions = optionsArg({
-  busyTimeoutMs: numArg({ min: 0, max: 2 ** 31 - 1, int: "loose", optional: true }),
+  // The extension's honker_busy_timeout takes at most an hour.
+  busyTimeoutMs: numArg({
+    min: 0,
+    max: 3_600_000,
+    softMax: 2 ** 31 - 1,
+    int: "loose",
+    optional: true,
+  }),
   checkpoints: pick(
     ["background", "background", "ok"],
     ["inline", "inline", "ok"],
