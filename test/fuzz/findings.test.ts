@@ -777,3 +777,40 @@ describe("F16 calls after close() throw HONKER_CLOSED, never a raw TypeError", (
     });
   }
 });
+
+describe("F18 results and progress belong to an existing job of the queue", () => {
+  finding(
+    "F18.stale-result",
+    "a new job does not inherit a result saved under its id before it existed",
+    async () => {
+      const { db } = tempDb();
+      try {
+        db.queue("a").saveResult(3, "stale");
+      } catch {
+        // Refusing a result for a job that does not exist is fine too.
+      }
+      const ids = db.queue("b").enqueueMany([1, 2, 3]);
+      assert.deepEqual(ids, [1, 2, 3]);
+      assert.equal(db.queue("b").getResult(3), undefined, "job 3 has a result before it ran");
+      await assert.rejects(
+        db.queue("b").waitResult(3, { timeoutMs: 50 }),
+        (err) => isHonkerError(err, "HONKER_TIMEOUT"),
+        "waitResult resolved with the stale result",
+      );
+    },
+  );
+  finding(
+    "F18.stale-progress",
+    "a new job does not inherit progress saved under its id before it existed",
+    () => {
+      const { db } = tempDb();
+      try {
+        db.queue("a").setProgress(3, { pct: 99 });
+      } catch {
+        // Refusing progress for a job that does not exist is fine too.
+      }
+      db.queue("b").enqueueMany([1, 2, 3]);
+      assert.equal(db.queue("b").getJob(3)?.progress, undefined);
+    },
+  );
+});
