@@ -4,7 +4,6 @@ import { afterEach } from "node:test";
 import { type HonkerDatabase, type OpenOptions, open } from "../../src/main/database.ts";
 import type { AnySchema, HonkerSchema } from "../../src/main/schema.ts";
 import { tempDir } from "./db.ts";
-import { waitFor } from "./wait.ts";
 
 export interface Host<S extends HonkerSchema> {
   db: HonkerDatabase<S>;
@@ -28,21 +27,6 @@ export function freshHost<S extends HonkerSchema = AnySchema>(options: OpenOptio
   };
 }
 
-/**
- * Resolves when `predicate()` is true, checking on every watcher wake;
- * rejects after `ms`. Kept for existing callers: new code uses
- * `waitFor(predicate, { db, timeoutMs, what })` from ./wait.ts.
- */
-export function until(
-  // biome-ignore lint/suspicious/noExplicitAny: any schema will do
-  db: HonkerDatabase<any>,
-  predicate: () => boolean,
-  ms = 5000,
-  what = "condition",
-): Promise<void> {
-  return waitFor(predicate, { db, timeoutMs: ms, what });
-}
-
 /** A promise with its resolve function, for awaiting events. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -52,6 +36,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve };
 }
 
+/** Waiting helpers live in ./wait.ts (waitFor, nextEvent, within, sleep); `within` is re-exported for old imports. */
 export { within } from "./wait.ts";
 
 /**
