@@ -5,7 +5,8 @@
  * smallest example and how to replay it.
  *
  *   node scripts/run-tests.mjs test/fuzz/host-api.test.ts
- *   HONKER_FUZZ_SECONDS=300 node scripts/run-tests.mjs test/fuzz/host-api.test.ts
+ *   HONKER_FUZZ_SECONDS=300 node --experimental-strip-types --disable-warning=ExperimentalWarning \
+ *     --test test/fuzz/host-api.test.ts      (run-tests.mjs caps a file at 120 s: up to ~90 s there)
  *   FUZZ_SEED=123 FUZZ_RUNS=1 node scripts/run-tests.mjs test/fuzz/host-api.test.ts   (one program)
  *   HONKER_FUZZ_REPORT=/tmp/fuzz.json ...   (also writes the classes as JSON)
  *
