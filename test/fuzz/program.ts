@@ -1189,6 +1189,20 @@ function errorClass(err: unknown): string {
     .slice(0, 120);
 }
 
+/** Other fair ways a message may name an argument. */
+const ARG_ALIASES: Record<string, string[]> = {
+  callback: ["callback", "handler", "fn", "function"],
+  handler: ["handler", "callback", "fn", "function"],
+  fn: ["fn", "function", "callback"],
+  payloads: ["payloads", "payload"],
+  options: ["options", "option"],
+  changes: ["changes", "options"],
+  progress: ["progress", "value"],
+  value: ["value", "result"],
+  id: ["id"],
+  ids: ["ids", "id"],
+};
+
 /** Abort signals in the values (the user's own abort reason may pass through). */
 function signalsIn(values: unknown[]): AbortSignal[] {
   const out: AbortSignal[] = [];
@@ -1419,7 +1433,9 @@ export async function runProgram(program: Program, recorder: Recorder): Promise<
         const receiver = only && ["queue", "stream"].includes(only.label) ? only.label : null;
         const fnName = receiver ?? stepDef.fn;
         if (!msg.includes(fnName)) missing.push(`the function (${fnName})`);
-        if (names && !receiver && !msg.toLowerCase().includes(names.toLowerCase())) {
+        const spellings = names ? (ARG_ALIASES[names] ?? [names]) : [];
+        const lower = msg.toLowerCase();
+        if (names && !receiver && !spellings.some((n) => lower.includes(n.toLowerCase()))) {
           missing.push(`the argument (${names})`);
         }
         if (only && missing.length > 0) {
