@@ -16,10 +16,14 @@
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { open } from "../../src/main/database.ts";
+import { tempDir } from "../helpers/db.ts";
 import { OPEN_FINDINGS } from "./findings-list.ts";
 import {
+  fingerprint,
   type Program,
   programArb,
   recordProcessErrors,
@@ -50,6 +54,41 @@ function programAt(i: number): Program {
 }
 
 describe("host API fuzz", () => {
+  it("its fingerprint sees a write to any _honker table, and no read", async () => {
+    const { dir, cleanup } = tempDir("honker-fuzz-");
+    const db = open(join(dir, "app.db"), { retention: false });
+    try {
+      let last = fingerprint(db);
+      const wrote = (what: string, write: () => unknown) => {
+        write();
+        const now = fingerprint(db);
+        assert.notEqual(now, last, `${what} changed no fingerprint`);
+        last = now;
+      };
+      const id = db.queue("q").enqueue({ a: 1 });
+      assert.notEqual(fingerprint(db), last);
+      last = fingerprint(db);
+      db.queue("q").stats();
+      db.queue("q").getJob(id);
+      db.stream("s").read();
+      assert.equal(fingerprint(db), last, "reads changed the fingerprint");
+      wrote("setProgress", () => db.queue("q").setProgress(id, { p: 1 }));
+      wrote("claim", () => db.queue("q").claim("w"));
+      wrote("heartbeat", () => db.queue("q").heartbeat(id, "w", 60));
+      wrote("publish", () => db.stream("s").publish({ e: 1 }));
+      wrote("notify", () => db.notify("c", { n: 1 }));
+      wrote("tryLock", () => db.tryLock("l", 30));
+      wrote("rateLimit", () => db.rateLimit("r", { limit: 5, perSeconds: 60 }));
+      wrote("saveResult", () => db.queue("q").saveResult(id, "done"));
+      wrote("register", () =>
+        db.scheduler.register("s", { queue: "q", cron: "@hourly", payload: null }),
+      );
+    } finally {
+      await db.close();
+      cleanup();
+    }
+  });
+
   it("random call sequences keep every invariant", {
     timeout: (SECONDS + 120) * 1000,
     todo:
