@@ -21,6 +21,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { open } from "../../src/main/database.ts";
 import { tempDir } from "../helpers/db.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { OPEN_FINDINGS } from "./findings-list.ts";
 import {
   fingerprint,
@@ -54,6 +55,25 @@ function programAt(i: number): Program {
 }
 
 describe("host API fuzz", () => {
+  it("its recorder catches unhandled rejections and uncaught exceptions, then restores the runner's", async () => {
+    const listeners = process.listeners("unhandledRejection").length;
+    const recorder = recordProcessErrors();
+    try {
+      void Promise.reject(new Error("nobody catches this"));
+      setTimeout(() => {
+        throw new Error("thrown from a timer");
+      }, 1);
+      await waitFor(() => recorder.events.length >= 2, { timeoutMs: 2000, what: "both events" });
+    } finally {
+      recorder.restore();
+    }
+    assert.deepEqual(recorder.events.map((e) => `${e.kind}: ${(e.err as Error).message}`).sort(), [
+      "uncaughtException: thrown from a timer",
+      "unhandledRejection: nobody catches this",
+    ]);
+    assert.equal(process.listeners("unhandledRejection").length, listeners);
+  });
+
   it("its fingerprint sees a write to any _honker table, and no read", async () => {
     const { dir, cleanup } = tempDir("honker-fuzz-");
     const db = open(join(dir, "app.db"), { retention: false });
