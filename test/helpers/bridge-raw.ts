@@ -10,6 +10,7 @@ import { serveNodePort } from "../../src/main/bridge/node.ts";
 import type { BridgeSession } from "../../src/main/bridge/session.ts";
 import type { HonkerDatabase } from "../../src/main/database.ts";
 import type { Reply } from "../../src/protocol/index.ts";
+import { sleep, waitFor } from "./wait.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: any schema
 type AnyDb = HonkerDatabase<any>;
@@ -183,13 +184,9 @@ export function resourceCounts(): Record<string, number> {
   return out;
 }
 
-/** Polls `predicate` on timers until it holds or `ms` pass. */
-export async function eventually(predicate: () => boolean, ms = 5000, what = "condition") {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Polls `predicate` on timers until it holds or `ms` pass (waitFor of ./wait.ts). */
+export function eventually(predicate: () => boolean, ms = 5000, what = "condition") {
+  return waitFor(predicate, { timeoutMs: ms, what, intervalMs: 5 });
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };

@@ -27,26 +27,6 @@ export function freshHost<S extends HonkerSchema = AnySchema>(options: OpenOptio
   };
 }
 
-/** Resolves when `predicate()` is true, checking on every watcher wake; rejects after `ms`. */
-export async function until(
-  // biome-ignore lint/suspicious/noExplicitAny: any schema will do
-  db: HonkerDatabase<any>,
-  predicate: () => boolean,
-  ms = 5000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    try {
-      await db.watcher.wait({ timeoutMs: Math.min(left, 100) });
-    } catch (err) {
-      if ((err as { code?: string }).code !== "HONKER_TIMEOUT") throw err;
-    }
-  }
-}
-
 /** A promise with its resolve function, for awaiting events. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -56,18 +36,8 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve };
 }
 
-/** Rejects with `message` if `promise` has not settled within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (no result within ${ms} ms)`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** Waiting helpers live in ./wait.ts (waitFor, nextEvent, within, sleep); `within` is re-exported for old imports. */
+export { within } from "./wait.ts";
 
 /**
  * Per-test cleanup: registers an afterEach that runs the pushed functions

@@ -13,7 +13,8 @@ import {
   pruneNotifications,
 } from "../../src/main/listen.ts";
 import { TS_FLAGS } from "../helpers/db.ts";
-import { withCleanups, within } from "../helpers/host.ts";
+import { withCleanups } from "../helpers/host.ts";
+import { within } from "../helpers/wait.ts";
 
 type Payload = { n: number };
 
@@ -178,10 +179,24 @@ test("listenCallback delivers in order and its stop function ends delivery", asy
   db.notify("changed", { n: 3 });
   await within(three, 3000, "the callback did not get three notifications");
   await within(stop(), 2000, "stop() hung");
+  // The control: a callback listener that was not stopped, with the same
+  // delivery path, gets n: 4; once it has, a stopped one would have too.
+  const control: number[] = [];
+  let controlGot: () => void = () => {};
+  const four = new Promise<void>((r) => {
+    controlGot = r;
+  });
+  const stopControl = listenCallback<Payload>(db, "changed", async (x) => {
+    await new Promise((r) => setImmediate(r));
+    control.push(x.payload.n);
+    controlGot();
+  });
   db.notify("changed", { n: 4 });
-  await db.watcher.wait({ timeoutMs: 1000 }).catch(() => {});
+  await within(four, 3000, "the control listener did not get n: 4");
   await new Promise((r) => setImmediate(r));
+  assert.deepEqual(control, [4]);
   assert.deepEqual(got, [1, 2, 3]);
+  await stopControl();
 });
 
 test("a throwing callback is reported and delivery goes on", async () => {

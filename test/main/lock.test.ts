@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type HonkerDatabase, type OpenOptions, open } from "../../src/main/database.ts";
 import { HonkerError, isHonkerError } from "../../src/main/errors.ts";
 import { tryLock, withLock } from "../../src/main/lock.ts";
 import { openDb, tempDir } from "../helpers/db.ts";
+import { nextEvent, sleep } from "../helpers/wait.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -37,17 +37,15 @@ function holder(
 
 /** Resolves when `signal` aborts, or rejects after `ms`. */
 function aborted(signal: AbortSignal, ms: number, what: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return resolve(signal.reason);
-    const timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve(signal.reason);
-    });
-  });
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return nextEvent<unknown>(
+    (fn) => {
+      const onAbort = () => fn(signal.reason);
+      signal.addEventListener("abort", onAbort);
+      return () => signal.removeEventListener("abort", onAbort);
+    },
+    { timeoutMs: ms, what },
+  );
 }
 
 it("gives a lock to one handle at a time until it is released", () => {

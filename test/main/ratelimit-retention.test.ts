@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { rateLimit, sweepRateLimits } from "../../src/main/ratelimit.ts";
 import { Retention, type RetentionReport } from "../../src/main/retention.ts";
 import { tempDir } from "../helpers/db.ts";
+import { sleep, waitFor } from "../helpers/wait.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -218,27 +218,16 @@ it("runs a pass at start() and again on its timer", { timeout: 5000 }, async () 
   addDead(db, 2, nowS() - 40 * DAY);
   const retention = new Retention(db, { intervalMs: 50 });
   const passes: RetentionReport[] = [];
-  let onPass: (() => void) | null = null;
-  retention.onPass((r) => {
-    passes.push(r);
-    onPass?.();
-  });
-  const nextPass = (what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 2000);
-      onPass = () => {
-        clearTimeout(timer);
-        onPass = null;
-        resolve();
-      };
-    });
-  const first = nextPass("the first pass");
+  retention.onPass((r) => passes.push(r));
   retention.start();
-  await first;
+  await waitFor(() => passes.length >= 1, { timeoutMs: 2000, what: "the first pass" });
   assert.equal(passes[0]?.dead, 2);
-  const second = nextPass("a pass after new old rows");
+  const before = passes.length;
   addDead(db, 1, nowS() - 40 * DAY);
-  await second;
+  await waitFor(() => passes.length > before, {
+    timeoutMs: 2000,
+    what: "a pass after new old rows",
+  });
   assert.equal(count(db, "_honker_dead"), 0);
   assert.equal(
     passes.reduce((n, r) => n + r.dead, 0),
@@ -284,8 +273,11 @@ it("a retention pass gives up at once while another process holds the write lock
   assert.ok(Date.now() - started < 1000, `the event loop stalled ${Date.now() - started} ms`);
   assert.equal(passes.length, 0, "no pass while the lock is held");
   other.exec("ROLLBACK");
-  const deadline = Date.now() + 5000;
-  while (passes.length === 0 && Date.now() < deadline) await sleep(20);
+  await waitFor(() => passes.length > 0, {
+    timeoutMs: 5000,
+    what: "the pass once the lock was free",
+    intervalMs: 20,
+  });
   assert.equal(passes.length, 1, "the pass ran once the lock was free");
   // The connection's own busy timeout is back for the app's writes.
   assert.equal(db.raw.prepare("SELECT honker_busy_timeout()").pluck().get(), 2000);

@@ -8,6 +8,7 @@ import { type HonkerDatabase, open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { SCHEDULER_LOCK, type ScheduleFire, Scheduler } from "../../src/main/scheduler.ts";
 import { openDb, TS_FLAGS, tempDir } from "../helpers/db.ts";
+import { nextEvent as waitForEvent } from "../helpers/wait.ts";
 
 const fixture = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -30,25 +31,14 @@ function fresh(): { path: string; db: HonkerDatabase } {
   return { path, db };
 }
 
-/** Resolves with the first value `subscribe` delivers that passes `pred`, or rejects after `ms`. */
+/** The first value `subscribe` delivers that passes `pred`; rejects after `ms`. */
 function nextEvent<T>(
   subscribe: (fn: (value: T) => void) => () => void,
   pred: (value: T) => boolean,
   ms: number,
   what: string,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-    }, ms);
-    const off = subscribe((value) => {
-      if (!pred(value)) return;
-      clearTimeout(timer);
-      off();
-      resolve(value);
-    });
-  });
+  return waitForEvent(subscribe, { match: pred, timeoutMs: ms, what });
 }
 
 type Line =
@@ -144,6 +134,14 @@ it("fires every boundary exactly once when the leader process is killed and the 
     ["tick-b", "qb"],
   ] as const) {
     const fires = all.filter((f) => f.name === name);
+    // Each process ticked at least twice, and a tick fires every due schedule
+    // (registering across a second boundary can put one a second behind):
+    // without this, a schedule that never fired would pass every check below.
+    assert.ok(fires.length >= 3, `${name} fired ${fires.length} times`);
+    assert.ok(
+      fromA.some((f) => f.name === name) && fromB.some((f) => f.name === name),
+      `${name} fired from both processes`,
+    );
     const at = fires.map((f) => f.fireAt).sort((x, y) => x - y);
     assert.equal(new Set(at).size, at.length, `${name}: no boundary fired twice (${at.join(",")})`);
     const first = at[0] as number;

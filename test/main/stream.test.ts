@@ -9,7 +9,8 @@ import { open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { Stream, type StreamEvent, type StreamSubscription } from "../../src/main/stream.ts";
 import { openDb, TS_FLAGS, tempDir } from "../helpers/db.ts";
-import { withCleanups, within } from "../helpers/host.ts";
+import { withCleanups } from "../helpers/host.ts";
+import { within } from "../helpers/wait.ts";
 
 type Payload = { n: number };
 

@@ -4,7 +4,8 @@ import Database from "better-sqlite3";
 import { isHonkerError } from "../../src/main/errors.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
 import { backoffSeconds, DoNotRetry, RetryAfter } from "../../src/main/worker.ts";
-import { deferred, freshHost, type Host, until } from "../helpers/host.ts";
+import { deferred, freshHost, type Host } from "../helpers/host.ts";
+import { sleep, waitFor } from "../helpers/wait.ts";
 
 let h: Host<AnySchema>;
 beforeEach(() => {
@@ -21,7 +22,7 @@ describe("queue.work", () => {
       return `done ${job.payload}`;
     });
     q.enqueueMany(["a", "b", "c"]);
-    await until(h.db, () => seen.length === 3, 5000, "three jobs");
+    await waitFor(() => seen.length === 3, { db: h.db, timeoutMs: 5000, what: "three jobs" });
     await worker.stop();
     assert.deepEqual(seen.sort(), ["a", "b", "c"]);
     assert.equal(q.stats().pending + q.stats().processing, 0);
@@ -37,14 +38,14 @@ describe("queue.work", () => {
       async () => {
         running++;
         peak = Math.max(peak, running);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
         running--;
         finished++;
       },
       { concurrency: 3 },
     );
     q.enqueueMany(Array.from({ length: 20 }, (_, i) => i));
-    await until(h.db, () => finished === 20, 5000, "20 jobs");
+    await waitFor(() => finished === 20, { db: h.db, timeoutMs: 5000, what: "20 jobs" });
     await worker.stop();
     assert.equal(peak, 3);
   });
@@ -60,7 +61,11 @@ describe("queue.work", () => {
       { visibilityTimeout: 5 },
     );
     const id = q.enqueue("x", { maxAttempts: 3 });
-    await until(h.db, () => q.getJob(id)?.state === "dead", 5000, "dead letter");
+    await waitFor(() => q.getJob(id)?.state === "dead", {
+      db: h.db,
+      timeoutMs: 5000,
+      what: "dead letter",
+    });
     await worker.stop();
     assert.deepEqual(attempts, [1, 2, 3]);
     assert.equal(worker.stats.dead, 1);
@@ -73,7 +78,11 @@ describe("queue.work", () => {
       throw new DoNotRetry("bad input");
     });
     const id = q.enqueue("x", { maxAttempts: 5 });
-    await until(h.db, () => q.getJob(id)?.state === "dead", 5000, "dead letter");
+    await waitFor(() => q.getJob(id)?.state === "dead", {
+      db: h.db,
+      timeoutMs: 5000,
+      what: "dead letter",
+    });
     await worker.stop();
     assert.equal(q.getJob(id)?.attempts, 1);
     assert.match(q.getJob(id)?.error ?? "", /DoNotRetry: bad input/);
@@ -91,7 +100,11 @@ describe("queue.work", () => {
     );
     const id = q.enqueue("x");
     await failed.promise;
-    await until(h.db, () => q.getJob(id)?.state === "pending", 5000, "back to pending");
+    await waitFor(() => q.getJob(id)?.state === "pending", {
+      db: h.db,
+      timeoutMs: 5000,
+      what: "back to pending",
+    });
     await worker.stop();
     const runAt = q.getJob(id)?.runAt ?? 0;
     const now = Math.floor(Date.now() / 1000);
@@ -157,7 +170,7 @@ describe("queue.work", () => {
     const worker = q.work(
       async (job) => {
         runs.push(job.id);
-        await new Promise((r) => setTimeout(r, 2500));
+        await sleep(2500);
       },
       { visibilityTimeout: 1 },
     );
@@ -168,7 +181,11 @@ describe("queue.work", () => {
       { workerId: "thief" },
     );
     q.enqueue("slow");
-    await until(h.db, () => worker.stats.completed === 1, 6000, "slow job done");
+    await waitFor(() => worker.stats.completed === 1, {
+      db: h.db,
+      timeoutMs: 6000,
+      what: "slow job done",
+    });
     await Promise.all([worker.stop(), thief.stop()]);
     assert.deepEqual(runs, [1]);
   });
@@ -179,7 +196,7 @@ describe("queue.work", () => {
     let finished = 0;
     const worker = q.work(async () => {
       started.resolve();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       finished++;
     });
     q.enqueue("a");
@@ -203,12 +220,19 @@ describe("queue.work", () => {
       other.exec("BEGIN IMMEDIATE");
       const started = Date.now();
       // A deadline wakes the worker; a claim would block on the lock for 2 s.
+      const woken = own.db.watcher.wait({ timeoutMs: 2000 });
       own.db.watcher.setDeadline({}, Date.now());
-      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await woken, "deadline");
+      // The worker handles the wake in a setImmediate it queued before this one.
+      await new Promise((r) => setImmediate(r));
       assert.ok(Date.now() - started < 1000, `the event loop stalled ${Date.now() - started} ms`);
       other.exec("ROLLBACK");
       q.enqueue("after");
-      await until(own.db, () => ran === 1, 5000, "the job after the lock");
+      await waitFor(() => ran === 1, {
+        db: own.db,
+        timeoutMs: 5000,
+        what: "the job after the lock",
+      });
       await worker.stop();
     } finally {
       other.close();
@@ -235,7 +259,7 @@ describe("queue.work", () => {
     );
     // A timer set now fires while the backlog drains, not after it.
     const doneWhenTimerFired = await new Promise<number>((r) => setTimeout(() => r(done), 0));
-    await until(h.db, () => done === 2000, 10_000, "the backlog");
+    await waitFor(() => done === 2000, { db: h.db, timeoutMs: 10_000, what: "the backlog" });
     await worker.stop();
     assert.ok(doneWhenTimerFired < 2000, `the timer waited for all ${doneWhenTimerFired} jobs`);
     // Finished jobs are acked before the next claim: at most two batches in flight.
@@ -248,7 +272,7 @@ describe("queue.work", () => {
     let finished = false;
     q.work(async () => {
       started.resolve();
-      await new Promise((r) => setTimeout(r, 30));
+      await sleep(30);
       finished = true;
     });
     q.enqueue("a");

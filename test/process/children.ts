@@ -179,4 +179,4 @@ export async function killAll(): Promise<void> {
   await Promise.all([...running].map((c) => c.kill()));
 }
 
-export { within } from "../helpers/host.ts";
+export { within } from "../helpers/wait.ts";

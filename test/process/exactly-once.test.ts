@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, test } from "node:test";
 import { open } from "../../src/main/database.ts";
 import { tempDir } from "../helpers/db.ts";
-import { until } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { type Child, killAll, type Line, startChild } from "./children.ts";
 
 const PRODUCERS = 4;
@@ -62,13 +62,15 @@ test("1,200 keyed jobs from 4 producer processes are each handled exactly once b
   for (const p of producers) await p.waitExit(5000);
 
   const count = (sql: string) => db.raw.prepare(sql).pluck().get() as number;
-  await until(
-    db,
+  await waitFor(
     () =>
       count("SELECT count(*) FROM processed") === JOBS &&
       count("SELECT count(*) FROM _honker_live") === 0,
-    30_000,
-    `all ${JOBS} jobs processed and acked`,
+    {
+      db: db,
+      timeoutMs: 30_000,
+      what: `all ${JOBS} jobs processed and acked`,
+    },
   );
   for (const w of workers) w.send("stop");
   const stopped = await Promise.all(workers.map((w) => w.event("stopped", 10_000)));

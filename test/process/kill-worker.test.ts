@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, test } from "node:test";
 import { open } from "../../src/main/database.ts";
 import { tempDir } from "../helpers/db.ts";
-import { until } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { killAll, startChild } from "./children.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -73,11 +73,13 @@ test("a job held by a SIGKILLed worker is re-claimed by another process only aft
   assert.deepEqual(now, { state: "processing", worker_id: "worker-b" });
 
   b.send(`release ${id}`);
-  await until(
-    db,
+  await waitFor(
     () => (db.raw.prepare("SELECT count(*) FROM _honker_live").pluck().get() as number) === 0,
-    5000,
-    "worker-b to ack the job",
+    {
+      db: db,
+      timeoutMs: 5000,
+      what: "worker-b to ack the job",
+    },
   );
   assert.equal(ack.get(id, "worker-a"), 0, "a late ack after completion is refused too");
   const info = queue.getJob(id);

@@ -11,7 +11,7 @@ import { afterEach, test } from "node:test";
 import Database from "better-sqlite3";
 import { open } from "../../src/main/database.ts";
 import { tempDir } from "../helpers/db.ts";
-import { until } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { killAll, startChild } from "./children.ts";
 
 const COMMITS = 2000;
@@ -90,14 +90,16 @@ test("2,000 commits from another process while this one enqueues, claims and ack
     if (mine.ack(job.id, "parent-loop")) acked++;
   }
 
-  await until(
-    db,
+  await waitFor(
     () =>
       heard.length === COMMITS &&
       handled.size === COMMITS &&
       count("SELECT count(*) FROM _honker_live") === 0,
-    10_000,
-    `${COMMITS} notifications heard and ${COMMITS} jobs handled`,
+    {
+      db: db,
+      timeoutMs: 10_000,
+      what: `${COMMITS} notifications heard and ${COMMITS} jobs handled`,
+    },
   );
   const expected = Array.from({ length: COMMITS }, (_, i) => i + 1);
   assert.deepEqual(heard, expected, "every notification, once, in commit order");

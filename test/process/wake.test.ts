@@ -14,6 +14,7 @@ import { isHonkerError } from "../../src/main/errors.ts";
 import type { Listener, Notification } from "../../src/main/listen.ts";
 import type { StreamEvent, StreamSubscription } from "../../src/main/stream.ts";
 import { tempDir } from "../helpers/db.ts";
+import { sleep } from "../helpers/wait.ts";
 import { type Child, killAll, startChild, within } from "./children.ts";
 
 const NO_POLL = JSON.stringify({ disablePoll: true });
@@ -52,7 +53,7 @@ test("a delayed job wakes a sleeping worker in another process on time, with the
   ]);
   await worker.event("ready", 20_000);
   // Start 50 ms into a second so run_at (whole seconds) is 1.95 s away.
-  await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
+  await sleep(1050 - (Date.now() % 1000));
   const enqueuedAt = Date.now();
   const id = db.queue("jobs").enqueue({ n: 1 }, { delay: 2 });
   const runAt = scalar(db, "SELECT run_at FROM _honker_live WHERE id = ?", id);

@@ -209,6 +209,9 @@ describe("React hooks against a real host (StrictMode)", () => {
     const view = render(ui());
     await screen.findByText("s status:live", {}, WAIT);
     const live = seen[seen.length - 1];
+    // Without these, an empty `seen` would pass every check below (isFrozen(undefined) is true).
+    assert.ok(live, "the component recorded its snapshots");
+    assert.ok(Array.isArray(live.events));
     view.rerender(ui());
     view.rerender(ui());
     assert.equal(seen[seen.length - 1], live);
