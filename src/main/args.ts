@@ -64,6 +64,17 @@ export function name(fn: string, arg: string, v: unknown): string {
   return v;
 }
 
+/** A key (dedup key, event key): a non-empty, well-formed string of at most 1024 characters. */
+export function key(fn: string, arg: string, v: unknown): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > 1024) {
+    throw refuse(fn, arg, "a non-empty string of at most 1024 characters", v);
+  }
+  if (!(v as WellFormed).isWellFormed()) {
+    throw refuse(fn, arg, "well-formed Unicode (it has a lone surrogate)", v);
+  }
+  return v;
+}
+
 /** Any string (possibly empty) of at most `max` characters. */
 export function text(fn: string, arg: string, v: unknown, max = 65_536): string {
   if (typeof v !== "string" || v.length > max) {
@@ -167,6 +178,10 @@ export function options<T extends object>(fn: string, v: unknown, arg = "options
   if (v === undefined) return {};
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw refuse(fn, arg, "an object (or omitted)", v);
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    throw refuse(fn, arg, "a plain object (or omitted)", v);
   }
   return v as Partial<T>;
 }

@@ -77,7 +77,7 @@ export interface OpenOptions {
 export type { Closeable } from "./host.ts";
 
 /** close()'s default grace for running job handlers before they are aborted and released. */
-export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+export const DEFAULT_CLOSE_GRACE_MS = 3_000;
 
 /**
  * Set while a transaction's fn runs; marked `escaped` once fn turns out to
@@ -99,13 +99,16 @@ function checkOpenArgs(path: unknown, options: unknown): OpenOptions {
   }
   const o = args.options<OpenOptions>(fn, options);
   if (o.extensionPath !== undefined) args.text(fn, "options.extensionPath", o.extensionPath, 4096);
-  args.optInt(fn, "options.busyTimeoutMs", o.busyTimeoutMs, 0, args.MAX_TIMER_MS, 5000);
+  // The extension's busy handler takes at most an hour.
+  args.optInt(fn, "options.busyTimeoutMs", o.busyTimeoutMs, 0, 3_600_000, 5000);
   const w = args.options<WatcherOptions>(fn, o.watcher, "options.watcher");
   args.optInt(fn, "options.watcher.pollMinMs", w.pollMinMs, 1, args.MAX_TIMER_MS, 5);
   args.optInt(fn, "options.watcher.pollMaxMs", w.pollMaxMs, 1, args.MAX_TIMER_MS, 30_000);
   args.optBool(fn, "options.watcher.fileEvents", w.fileEvents, true);
   args.optBool(fn, "options.watcher.disablePoll", w.disablePoll, false);
-  if (o.retention !== false) resolveRetentionOptions(o.retention ?? {});
+  if (o.retention !== false && o.retention !== undefined) {
+    resolveRetentionOptions(o.retention, `${fn}: options.retention`);
+  }
   const sch = args.options<SchedulerOptions>(fn, o.scheduler, "options.scheduler");
   args.optInt(fn, "options.scheduler.lockTtl", sch.lockTtl, 2, 3600, 10);
   args.optFunc(fn, "options.onError", o.onError);
@@ -516,7 +519,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
 
   /**
    * Stops workers, subscriptions and the scheduler, then the watcher and
-   * the connection. Running job handlers get `graceMs` (default 10 s) to
+   * the connection. Running job handlers get `graceMs` (default 3 s) to
    * finish; then their signals are aborted and their jobs put back for
    * another run, so close() always resolves. Safe to call twice.
    */

@@ -49,6 +49,8 @@ export interface WithLockOptions {
 }
 
 export const DEFAULT_LOCK_TTL = 30;
+/** The longest finite wait for a lock: ten years, in ms. */
+const MAX_WAIT_MS = args.MAX_SECONDS * 1000;
 
 interface LockStatements {
   acquire: Database.Statement;
@@ -130,6 +132,7 @@ function looksFree(db: Host, name: string): boolean {
 export function tryLock(db: Host, name: string, ttl = DEFAULT_LOCK_TTL): Lock | null {
   checkName(name, "tryLock(db, name, ttl)");
   checkTtl(ttl, `tryLock(db, '${name}', ttl)`);
+  db.assertOpen(`tryLock('${name}')`);
   const owner = lockOwner(db);
   if (!acquireLock(db, name, owner, ttl)) return null;
   let released = false;
@@ -250,16 +253,17 @@ export async function withLock<T>(
   args.func(doing, "fn", fn);
   options = args.options<WithLockOptions>(doing, options);
   args.optSignal(doing, "options.signal", options.signal);
-  const ttl = options.ttl ?? DEFAULT_LOCK_TTL;
+  const ttl = options.ttl === undefined ? DEFAULT_LOCK_TTL : options.ttl;
   checkTtl(ttl, doing);
   const wait = options.wait ?? false;
   let maxWaitMs: number | null;
   if (wait === false) maxWaitMs = 0;
   else if (wait === true) maxWaitMs = null;
-  else if (typeof wait === "number" && Number.isFinite(wait) && wait >= 0) maxWaitMs = wait;
+  else if (typeof wait === "number" && Number.isFinite(wait) && wait >= 0 && wait <= MAX_WAIT_MS)
+    maxWaitMs = wait;
   else
     throw invalid(
-      `${doing}: wait must be true, false or a number of ms >= 0 (got ${String(wait)})`,
+      `${doing}: options.wait must be true, false or a number of ms from 0 to ${MAX_WAIT_MS} (got ${String(wait)})`,
     );
   db.assertOpen(doing);
   options.signal?.throwIfAborted();

@@ -166,7 +166,7 @@ function enqueueArgs(fn: string, options: unknown): EnqueueArgs {
     priority: args.optInt(fn, "options.priority", o.priority, -1_000_000_000, 1_000_000_000, 0),
     maxAttempts: args.optInt(fn, "options.maxAttempts", o.maxAttempts, 1, 1_000_000, 3),
     expires,
-    key: o.key === undefined ? undefined : args.name(fn, "options.key", o.key),
+    key: o.key === undefined ? undefined : args.key(fn, "options.key", o.key),
   };
 }
 
@@ -568,9 +568,22 @@ export class Queue<P = unknown, R = unknown> {
     args.id(doing, "id", id);
     const text = toJsonText(value === undefined ? null : value, `${doing}: value`);
     const ttl = args.int(doing, "ttlSeconds", ttlSeconds, 0, args.MAX_SECONDS);
-    this.db.write(doing, () =>
-      prepared(this.db.raw, "SELECT honker_result_save(?, ?, ?)").get(id, text, ttl),
-    );
+    this.db.write(doing, () => {
+      // A result belongs to a job of this queue, running or finished: one
+      // saved under an id not handed out yet would be inherited by that job.
+      const known = plucked(
+        this.db.raw,
+        "SELECT EXISTS (SELECT 1 FROM _honker_live WHERE id = ? AND queue = ?) " +
+          "OR EXISTS (SELECT 1 FROM _honker_x_history WHERE id = ? AND queue = ?)",
+      ).get(id, this.name, id, this.name);
+      if (known !== 1) {
+        throw new HonkerError(
+          "HONKER_NOT_FOUND",
+          `${doing}: queue '${this.name}' has no job ${id} (running or finished) to save a result for`,
+        );
+      }
+      prepared(this.db.raw, "SELECT honker_result_save(?, ?, ?)").get(id, text, ttl);
+    });
   }
 
   /** The saved result, or undefined when there is none (or it expired). */

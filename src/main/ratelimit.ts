@@ -36,18 +36,10 @@ function wholeNumber(value: unknown, min: number, max: number): value is number 
 export function rateLimit(db: Host, name: string, options: RateLimitOptions): boolean {
   args.name("rateLimit(name, options)", "name", name);
   const doing = `rateLimit('${name}')`;
-  if (options === null || typeof options !== "object") {
-    throw invalid(`${doing}: options must be an object like { limit: 10, perSeconds: 60 }`);
-  }
-  const { limit, perSeconds } = options;
-  if (!wholeNumber(limit, 1, 2_147_483_647)) {
-    throw invalid(`${doing}: limit must be a whole number >= 1 (got ${String(limit)})`);
-  }
-  if (!wholeNumber(perSeconds, 1, 315_360_000)) {
-    throw invalid(
-      `${doing}: perSeconds must be a whole number of seconds >= 1 (got ${String(perSeconds)})`,
-    );
-  }
+  db.assertOpen(doing);
+  const o = args.options<RateLimitOptions>(doing, options);
+  const limit = args.int(doing, "options.limit", o.limit, 1, 2_147_483_647);
+  const perSeconds = args.int(doing, "options.perSeconds", o.perSeconds, 1, args.MAX_SECONDS);
   const s = stmts(db);
   return db.write(doing, () => s.try.get(name, limit, perSeconds) === 1);
 }

@@ -8,7 +8,11 @@
  * and one dead-letter read per waiter, per commit).
  */
 import type Database from "better-sqlite3";
-import { id as checkJobId, longTimeout, options, optSignal, refuse } from "./args.ts";
+import { id as checkJobId, longTimeout, MAX_SECONDS, options, optSignal, refuse } from "./args.ts";
+
+/** The longest finite wait: ten years, in ms. */
+const MAX_WAIT_MS = MAX_SECONDS * 1000;
+
 import { fromSqlite, HonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { fromJsonText } from "./values.ts";
@@ -433,8 +437,16 @@ export async function waitForResult<R>(
   checkJobId(doing, "id", jobId);
   const o = options<{ timeoutMs: number; signal: AbortSignal }>(doing, opts);
   const t = o.timeoutMs;
-  if (t !== undefined && (typeof t !== "number" || !Number.isFinite(t) || t < 0)) {
-    throw refuse(doing, "options.timeoutMs", "a finite number of milliseconds >= 0", t);
+  if (
+    t !== undefined &&
+    (typeof t !== "number" || !Number.isFinite(t) || t < 0 || t > MAX_WAIT_MS)
+  ) {
+    throw refuse(
+      doing,
+      "options.timeoutMs",
+      `a number of milliseconds from 0 to ${MAX_WAIT_MS}`,
+      t,
+    );
   }
   const signal = optSignal(doing, "options.signal", o.signal);
   db.assertOpen(doing);

@@ -67,6 +67,7 @@ const CATCH_UP_MS = 250;
 const BUSY_RETRY_MS = 1000;
 
 function option(
+  what: string,
   options: RetentionOptions,
   key: keyof RetentionOptions,
   fallback: number | null,
@@ -78,32 +79,37 @@ function option(
   if (value === null) return null;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw invalid(
-      `new Retention(db, options): ${key} must be null or a whole number from ${min} to ${max} (got ${String(value)})`,
+      `${what}.${key} must be null or a whole number from ${min} to ${max} (got ${String(value)})`,
     );
   }
   return value;
 }
 
 /** Checks retention options (refusing bad ones) and fills in the defaults. */
-export function resolveRetentionOptions(options: RetentionOptions): RetentionSettings {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw invalid("new Retention(db, options): options must be an object");
+export function resolveRetentionOptions(
+  options: RetentionOptions,
+  what = "new Retention(db, options): options",
+): RetentionSettings {
+  const proto =
+    options !== null && typeof options === "object" ? Object.getPrototypeOf(options) : 0;
+  if (Array.isArray(options) || (proto !== Object.prototype && proto !== null)) {
+    throw invalid(`${what} must be a plain object (or false to turn retention off)`);
   }
   const sweep = options.sweepResults;
   if (sweep !== undefined && sweep !== null && typeof sweep !== "boolean") {
-    throw invalid("new Retention(db, options): sweepResults must be true, false or null");
+    throw invalid(`${what}.sweepResults must be true, false or null`);
   }
   return {
-    intervalMs: option(options, "intervalMs", 60_000, 1, 2 ** 31 - 1),
-    notificationsMaxAgeS: option(options, "notificationsMaxAgeS", 86_400, 0, MAX_SECONDS),
-    notificationsKeep: option(options, "notificationsKeep", 100_000, 0, 2_147_483_647),
-    deadMaxAgeS: option(options, "deadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
-    rateLimitMaxAgeS: option(options, "rateLimitMaxAgeS", 86_400, 0, MAX_SECONDS),
+    intervalMs: option(what, options, "intervalMs", 60_000, 1, 2 ** 31 - 1),
+    notificationsMaxAgeS: option(what, options, "notificationsMaxAgeS", 86_400, 0, MAX_SECONDS),
+    notificationsKeep: option(what, options, "notificationsKeep", 100_000, 0, 2_147_483_647),
+    deadMaxAgeS: option(what, options, "deadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
+    rateLimitMaxAgeS: option(what, options, "rateLimitMaxAgeS", 86_400, 0, MAX_SECONDS),
     sweepResults: sweep === undefined ? true : sweep === true,
-    historyMaxAgeS: option(options, "historyMaxAgeS", 7 * 86_400, 0, MAX_SECONDS),
-    historyKeep: option(options, "historyKeep", 10_000, 0, 2_147_483_647),
-    batch: option(options, "batch", 1000, 1, 10_000) ?? 1000,
-    passes: option(options, "passes", 4, 1, 1000) ?? 4,
+    historyMaxAgeS: option(what, options, "historyMaxAgeS", 7 * 86_400, 0, MAX_SECONDS),
+    historyKeep: option(what, options, "historyKeep", 10_000, 0, 2_147_483_647),
+    batch: option(what, options, "batch", 1000, 1, 10_000) ?? 1000,
+    passes: option(what, options, "passes", 4, 1, 1000) ?? 4,
   };
 }
 

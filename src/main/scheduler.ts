@@ -188,32 +188,29 @@ export class Scheduler {
   register(name: string, options: ScheduleOptions): void {
     checkName(name, "scheduler.register(name, options)");
     const doing = `scheduler.register('${name}')`;
-    if (options === null || typeof options !== "object") {
-      throw invalid(`${doing}: options must be an object like { queue, cron, payload }`);
+    const o = args.options<ScheduleOptions>(doing, options);
+    args.name(doing, "options.queue", o.queue);
+    args.text(doing, "options.cron", o.cron, 256);
+    nonEmpty(o.cron, `${doing}: options.cron`);
+    if (!("payload" in o)) {
+      throw invalid(`${doing}: options.payload is required (pass null for none)`);
     }
-    args.name(doing, "options.queue", options.queue);
-    args.text(doing, "options.cron", options.cron, 256);
-    nonEmpty(options.cron, `${doing}: cron`);
-    if (!("payload" in options)) {
-      throw invalid(`${doing}: payload is required (pass null for none)`);
-    }
-    const payload = toJsonText(options.payload, `${doing} payload`);
-    const priority = options.priority ?? 0;
-    integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
-    const expires = options.expires ?? null;
-    if (expires !== null) integer(expires, 1, MAX_SECONDS, `${doing}: expires (seconds)`);
-    const maxAttempts = options.maxAttempts ?? 3;
-    integer(maxAttempts, 1, 1_000_000, `${doing}: maxAttempts`);
+    const payload = toJsonText(o.payload, `${doing}: options.payload`);
+    const priority = args.optInt(
+      doing,
+      "options.priority",
+      o.priority,
+      -MAX_PRIORITY,
+      MAX_PRIORITY,
+      0,
+    );
+    const expires =
+      o.expires === undefined || o.expires === null
+        ? null
+        : args.int(doing, "options.expires (seconds)", o.expires, 1, MAX_SECONDS);
+    const maxAttempts = args.optInt(doing, "options.maxAttempts", o.maxAttempts, 1, 1_000_000, 3);
     this.write(doing, () =>
-      this.s.register.get(
-        name,
-        options.queue,
-        options.cron,
-        payload,
-        priority,
-        expires,
-        maxAttempts,
-      ),
+      this.s.register.get(name, o.queue, o.cron, payload, priority, expires, maxAttempts),
     );
   }
 
@@ -224,23 +221,30 @@ export class Scheduler {
   update(name: string, changes: ScheduleUpdate): void {
     checkName(name, "scheduler.update(name, changes)");
     const doing = `scheduler.update('${name}')`;
-    if (changes === null || typeof changes !== "object") {
-      throw invalid(`${doing}: changes must be an object like { cron } or { payload }`);
+    const c = args.options<ScheduleUpdate>(doing, changes, "changes");
+    let cron: string | null = null;
+    if (c.cron !== undefined) {
+      cron = args.text(doing, "changes.cron", c.cron, 256);
+      nonEmpty(cron, `${doing}: changes.cron`);
     }
-    const cron = changes.cron ?? null;
-    if (cron !== null) nonEmpty(cron, `${doing}: cron`);
-    const payload = "payload" in changes ? toJsonText(changes.payload, `${doing} payload`) : null;
-    const priority = changes.priority ?? null;
-    if (priority !== null) integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
-    const touchExpires = "expires" in changes && changes.expires !== undefined;
-    const expires = changes.expires ?? null;
-    if (expires !== null) integer(expires, 1, MAX_SECONDS, `${doing}: expires (seconds)`);
-    const maxAttempts = changes.maxAttempts ?? null;
-    if (maxAttempts !== null) integer(maxAttempts, 1, 1_000_000, `${doing}: maxAttempts`);
+    const payload = "payload" in c ? toJsonText(c.payload, `${doing}: changes.payload`) : null;
+    const priority =
+      c.priority === undefined
+        ? null
+        : args.int(doing, "changes.priority", c.priority, -MAX_PRIORITY, MAX_PRIORITY);
+    const touchExpires = c.expires !== undefined;
+    const expires =
+      c.expires === undefined || c.expires === null
+        ? null
+        : args.int(doing, "changes.expires (seconds)", c.expires, 1, MAX_SECONDS);
+    const maxAttempts =
+      c.maxAttempts === undefined
+        ? null
+        : args.int(doing, "changes.maxAttempts", c.maxAttempts, 1, 1_000_000);
     const touchMax = maxAttempts !== null;
     if (cron === null && payload === null && priority === null && !touchExpires && !touchMax) {
       throw invalid(
-        `${doing}: nothing to change; pass cron, payload, priority, expires or maxAttempts`,
+        `${doing}: changes has nothing to change; pass cron, payload, priority, expires or maxAttempts`,
       );
     }
     const changed = this.write(

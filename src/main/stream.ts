@@ -212,8 +212,7 @@ export class Stream<P> {
   publish(payload: P, options: { key?: string } = {}): number {
     const what = `stream('${this.name}').publish`;
     const o = args.options<{ key?: string }>(what, options);
-    const key =
-      o.key === undefined || o.key === null ? null : args.text(what, "options.key", o.key);
+    const key = o.key === undefined || o.key === null ? null : args.key(what, "options.key", o.key);
     const text = toJsonText(payload, `${what}: payload`);
     return this.db.write(what, () => this.publishStmt.get(this.name, key, text) as number);
   }

@@ -136,9 +136,6 @@ function checkBackoff(fn: string, v: unknown): BackoffOptions {
     1,
   );
   const max = args.optNum(fn, "options.backoff.maxSeconds", o.maxSeconds, 0, args.MAX_SECONDS, 300);
-  if (max < base) {
-    throw args.refuse(fn, "options.backoff.maxSeconds", `at least baseSeconds (${base})`, max);
-  }
   return { baseSeconds: base, maxSeconds: max };
 }
 

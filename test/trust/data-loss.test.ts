@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isHonkerError } from "../../src/main/errors.ts";
-import { deferred, until, withCleanups } from "../helpers/host.ts";
+import { deferred, withCleanups } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const { tempDb } = withCleanups();
 
@@ -101,12 +102,10 @@ describe("results that cannot be stored", () => {
       },
     );
     const { message, outcome } = await reported.promise;
-    await until(
+    await waitFor(() => q.stats().processing === 0 && q.stats().pending === 0, {
       db,
-      () => q.stats().processing === 0 && q.stats().pending === 0,
-      5000,
-      "job completed",
-    );
+      what: "the job to complete",
+    });
     await worker.stop();
     assert.equal(outcome, "completed");
     assert.match(message, new RegExp(`job ${id} result\\.big is a BigInt`));

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { after, afterEach, describe, it } from "node:test";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { RetryAfter } from "../../src/main/worker.ts";
-import { deferred, until, withCleanups, within } from "../helpers/host.ts";
+import { deferred, withCleanups, within } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { killAll, startChild } from "../process/children.ts";
 
 const { tempDb } = withCleanups();
@@ -110,7 +111,6 @@ describe("RetryAfter and backoff with bad numbers", () => {
   for (const backoff of [
     { baseSeconds: Number.NaN },
     { maxSeconds: -1 },
-    { baseSeconds: 10, maxSeconds: 1 },
     { baseSeconds: Number.POSITIVE_INFINITY },
   ]) {
     it(`refuses work() with backoff ${JSON.stringify(backoff, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v))}`, () => {
@@ -168,7 +168,7 @@ describe("onError itself", () => {
       const worker = q.work(() => {
         throw new Error("same cause every time");
       });
-      await until(db, () => q.stats().dead === 5, 5000, "five dead jobs");
+      await waitFor(() => q.stats().dead === 5, { db, what: "five dead jobs" });
       await worker.stop();
     } finally {
       console.warn = warn;
