@@ -5,7 +5,6 @@
  * Both are wrapped here into one shape, and `guardEndpoint` filters what a
  * page may send before Comlink sees it.
  */
-import type { Endpoint } from "comlink";
 import { BRIDGE_METHODS } from "../../protocol/index.ts";
 
 /** The documented shape of Electron's MessagePortMain (structural, so tests can fake it). */
@@ -35,14 +34,26 @@ export interface SubPort {
 
 type MessageListener = (ev: { data: unknown }) => void;
 
+/**
+ * Comlink's `Endpoint`, declared without DOM types (`Transferable`,
+ * `EventListenerOrEventListenerObject`): the published types of the main
+ * entry point must type-check in a Node project that has no `lib: ["DOM"]`.
+ */
+export interface BridgeEndpoint {
+  postMessage(message: unknown, transfer?: unknown[]): void;
+  addEventListener(type: string, listener: unknown): void;
+  removeEventListener(type: string, listener: unknown): void;
+  start?(): void;
+}
+
 /** Comlink endpoint over a MessagePortMain. Transfers go in the transfer list only. */
-export function portMainEndpoint(port: MessagePortMainLike): Endpoint & { close(): void } {
+export function portMainEndpoint(port: MessagePortMainLike): BridgeEndpoint & { close(): void } {
   const wrapped = new Map<
     unknown,
     (event: { data: unknown; ports: MessagePortMainLike[] }) => void
   >();
   return {
-    postMessage(message: unknown, transfer?: Transferable[]) {
+    postMessage(message: unknown, transfer?: unknown[]) {
       port.postMessage(message, (transfer ?? []) as unknown as MessagePortMainLike[]);
     },
     addEventListener(_type: string, listener: unknown) {
@@ -62,7 +73,7 @@ export function portMainEndpoint(port: MessagePortMainLike): Endpoint & { close(
     close() {
       port.close();
     },
-  } as Endpoint & { close(): void };
+  } as BridgeEndpoint & { close(): void };
 }
 
 /** A SubPort over a MessagePortMain. */
@@ -163,14 +174,13 @@ export function decodeMessage(data: unknown): Decoded {
  * are answered with a HONKER_FORBIDDEN reply when they carry an id.
  */
 export function guardEndpoint(
-  inner: Endpoint,
+  inner: BridgeEndpoint,
   onRelease: () => void,
   onReject: (reason: string) => void,
-): Endpoint {
+): BridgeEndpoint {
   const wrapped = new Map<unknown, MessageListener>();
   return {
-    postMessage: (message: unknown, transfer?: Transferable[]) =>
-      inner.postMessage(message, transfer),
+    postMessage: (message: unknown, transfer?: unknown[]) => inner.postMessage(message, transfer),
     addEventListener(type: string, listener: unknown) {
       const fn: MessageListener = (ev) => {
         let d: Decoded;
@@ -215,5 +225,5 @@ export function guardEndpoint(
       wrapped.delete(listener);
     },
     start: () => (inner as { start?: () => void }).start?.(),
-  } as Endpoint;
+  } as BridgeEndpoint;
 }
