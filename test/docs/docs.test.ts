@@ -1,0 +1,168 @@
+/**
+ * The docs are tests. Every ```ts / ```tsx block of README.md and docs/*.md
+ * type-checks as a consumer's code (strict, against the built package
+ * resolved as `honker-electron` from a project's node_modules); every block
+ * not marked `<!-- fragment -->` also runs in Node in a fresh folder (for at
+ * most a few seconds: a worker that would run forever is stopped then); every
+ * ```sql block runs in the sqlite3 shell on a fresh file, its `.load` pointed
+ * at the built extension. Markers: see blocks.ts. Fragments may use names
+ * declared by their doc's prelude, test/docs/preludes/<doc>.d.ts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { getLoadablePath } from "../../src/extension/index.ts";
+import { TS_FLAGS } from "../helpers/db.ts";
+import { root, tsc } from "../helpers/package.ts";
+import { type Block, extractBlocks } from "./blocks.ts";
+
+const docs = [
+  "README.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
+const blocks = docs.flatMap((doc) => extractBlocks(readFileSync(join(root, doc), "utf8"), doc));
+const work = mkdtempSync(join(tmpdir(), "honker-docs-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A consumer project: the built package (and React, Electron's types) in its node_modules. */
+function setUpProject(): void {
+  assert.ok(existsSync(join(root, "dist/main/index.d.ts")), "build first (npm run build)");
+  writeFileSync(
+    join(work, "package.json"),
+    '{ "name": "docs", "private": true, "type": "module" }\n',
+  );
+  mkdirSync(join(work, "node_modules"));
+  symlinkSync(root, join(work, "node_modules", "honker-electron"), "dir");
+  for (const dep of ["@types", "react", "react-dom", "electron"]) {
+    symlinkSync(join(root, "node_modules", dep), join(work, "node_modules", dep), "dir");
+  }
+}
+setUpProject();
+
+const docDir = (doc: string) => join(work, doc.replace(/[/.]/g, "_"));
+function blockPath(b: Block): string {
+  return join(docDir(b.doc), b.file);
+}
+
+const compilerOptions = {
+  target: "ES2023",
+  lib: ["ES2023", "DOM", "DOM.Iterable"],
+  module: "Preserve",
+  moduleResolution: "Bundler",
+  moduleDetection: "force",
+  jsx: "react-jsx",
+  strict: true,
+  noUncheckedIndexedAccess: true,
+  skipLibCheck: true,
+  noEmit: true,
+  types: ["node"],
+};
+
+/** Writes a doc's blocks and tsconfig; returns the tsconfig's path. */
+function writeDocProject(doc: string, own: Block[]): string {
+  const dir = docDir(doc);
+  const files: string[] = [];
+  const prelude = join(root, "test", "docs", "preludes", `${basename(doc, ".md")}.d.ts`);
+  if (existsSync(prelude)) {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(prelude, join(dir, "prelude.d.ts"));
+    files.push("prelude.d.ts");
+  }
+  for (const b of own) {
+    mkdirSync(dirname(blockPath(b)), { recursive: true });
+    writeFileSync(blockPath(b), b.code);
+    files.push(b.file);
+  }
+  const tsconfig = join(dir, "tsconfig.json");
+  writeFileSync(tsconfig, JSON.stringify({ compilerOptions, files }, null, 2));
+  return tsconfig;
+}
+
+/** tsc's `src/page.ts(3,7): error ...` as `docs/bridge.md:88: error ...`. */
+function inDocTerms(output: string, own: Block[]): string {
+  let text = output;
+  for (const b of own) {
+    const re = new RegExp(
+      `\\S*${b.file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\((\\d+),\\d+\\)`,
+      "g",
+    );
+    text = text.replace(re, (_, l: string) => `${b.doc}:${b.line + Number(l)}`);
+  }
+  return text;
+}
+
+const tsBlocks = blocks.filter((b) => b.lang !== "sql");
+const checks = new Map(
+  docs
+    .filter((doc) => tsBlocks.some((b) => b.doc === doc))
+    .map((doc) => {
+      const own = tsBlocks.filter((b) => b.doc === doc);
+      return [doc, { own, result: tsc(writeDocProject(doc, own)) }] as const;
+    }),
+);
+
+describe("TypeScript in the docs type-checks as a consumer's (strict)", () => {
+  for (const [doc, { own, result }] of checks) {
+    it(`${doc} (${own.length} blocks)`, async () => {
+      const { ok, output } = await result;
+      assert.ok(ok, inDocTerms(output, own));
+    });
+  }
+});
+
+describe("runnable TypeScript in the docs runs in Node", () => {
+  /** Stops a block that is still running (a worker waiting for jobs) after this long. */
+  const RUN_MS = 3000;
+  for (const b of tsBlocks.filter((x) => !x.fragment)) {
+    it(`${b.doc}:${b.line}`, async () => {
+      assert.equal(b.lang, "ts", "a runnable block is plain TypeScript (mark JSX a fragment)");
+      await checks.get(b.doc)?.result; // its file is written
+      const cwd = mkdtempSync(join(work, "run-"));
+      const stop = `data:text/javascript,setTimeout(()=>process.exit(0),${RUN_MS}).unref()`;
+      const env = { ...process.env };
+      delete env.HONKER_EXTENSION_PATH;
+      const res = spawnSync(process.execPath, [...TS_FLAGS, "--import", stop, blockPath(b)], {
+        cwd,
+        env,
+        encoding: "utf8",
+        timeout: RUN_MS + 10_000,
+      });
+      assert.equal(res.status, 0, `${b.doc}:${b.line} failed:\n${res.stdout}\n${res.stderr}`);
+    });
+  }
+});
+
+const sqlite3 = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].find((p) => existsSync(p));
+describe("SQL in the docs runs in the sqlite3 shell", {
+  skip: sqlite3 ? false : "no sqlite3 shell (apt-get install sqlite3)",
+}, () => {
+  for (const b of blocks.filter((x) => x.lang === "sql")) {
+    it(`${b.doc}:${b.line}`, () => {
+      const extension = getLoadablePath();
+      const script = b.code.replace(/^\.load\s+\S+/gm, `.load ${extension}`);
+      const file = join(mkdtempSync(join(work, "sql-")), "app.db");
+      const res = spawnSync(sqlite3 as string, ["-bail", file], {
+        input: script,
+        encoding: "utf8",
+      });
+      assert.equal(res.status, 0, `${b.doc}:${b.line}: ${res.stderr}`);
+      assert.equal(res.stderr, "");
+    });
+  }
+});
