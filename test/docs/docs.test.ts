@@ -25,6 +25,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getLoadablePath } from "../../src/extension/index.ts";
+import { SQLITE3_SHELL, shellSkipReason } from "../helpers/clients.ts";
 import { TS_FLAGS } from "../helpers/db.ts";
 import { root, tsc } from "../helpers/package.ts";
 import { type Block, extractBlocks } from "./blocks.ts";
@@ -148,16 +149,13 @@ describe("runnable TypeScript in the docs runs in Node", () => {
   }
 });
 
-const sqlite3 = ["/usr/bin/sqlite3", "/usr/local/bin/sqlite3"].find((p) => existsSync(p));
-describe("SQL in the docs runs in the sqlite3 shell", {
-  skip: sqlite3 ? false : "no sqlite3 shell (apt-get install sqlite3)",
-}, () => {
+describe("SQL in the docs runs in the sqlite3 shell", { skip: shellSkipReason() }, () => {
   for (const b of blocks.filter((x) => x.lang === "sql")) {
     it(`${b.doc}:${b.line}`, () => {
       const extension = getLoadablePath();
       const script = b.code.replace(/^\.load\s+\S+/gm, `.load ${extension}`);
       const file = join(mkdtempSync(join(work, "sql-")), "app.db");
-      const res = spawnSync(sqlite3 as string, ["-bail", file], {
+      const res = spawnSync(SQLITE3_SHELL, ["-bail", file], {
         input: script,
         encoding: "utf8",
       });
