@@ -49,9 +49,9 @@ function setUpProject(): void {
     '{ "name": "docs", "private": true, "type": "module" }\n',
   );
   mkdirSync(join(work, "node_modules"));
-  symlinkSync(root, join(work, "node_modules", "honker-electron"), "dir");
+  symlinkSync(root, join(work, "node_modules", "honker-electron"), "junction");
   for (const dep of ["@types", "react", "react-dom", "electron"]) {
-    symlinkSync(join(root, "node_modules", dep), join(work, "node_modules", dep), "dir");
+    symlinkSync(join(root, "node_modules", dep), join(work, "node_modules", dep), "junction");
   }
 }
 setUpProject();

@@ -6,6 +6,7 @@
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -53,15 +54,24 @@ export function npm(args: string[], options: { cwd: string; env?: NodeJS.Process
 export function pathWithoutCompiler(dir: string): string {
   const bin = join(dir, "bin-no-cc");
   mkdirSync(bin, { recursive: true });
-  if (!existsSync(join(bin, "node"))) symlinkSync(process.execPath, join(bin, "node"));
+  const node = join(bin, process.platform === "win32" ? "node.exe" : "node");
+  if (!existsSync(node)) {
+    // Windows may refuse symlinks to unprivileged users; a copy always works.
+    if (process.platform === "win32") copyFileSync(process.execPath, node);
+    else symlinkSync(process.execPath, node);
+  }
   return bin;
 }
 
 /** An environment without a compiler and without our own overrides. */
 export function consumerEnv(dir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutCompiler(dir) };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    // Windows spells it Path; npm_* would point npm back at this repository.
+    if (/^path$/i.test(name) || name.startsWith("npm_")) delete env[name];
+  }
   for (const name of ["CC", "CXX", "HONKER_EXTENSION_PATH", "NODE_OPTIONS"]) delete env[name];
-  for (const name of Object.keys(env)) if (name.startsWith("npm_")) delete env[name];
+  env.PATH = pathWithoutCompiler(dir);
   return env;
 }
 
