@@ -13,11 +13,11 @@ import {
   readdirSync,
   realpathSync,
   renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error native/build.mjs is plain JavaScript without declarations
@@ -104,10 +104,13 @@ export function ensurePrebuild(): string {
     !existsSync(target) ||
     statSync(target).mtimeMs < newestMtime(join(root, "native"), [".c", ".h"]);
   if (stale) {
-    const aside = mkdtempSync(join(tmpdir(), "honker-prebuild-"));
+    // build/ is ignored by git and npm, and on the same file system as prebuilds/.
+    mkdirSync(join(root, "build"), { recursive: true });
+    const aside = mkdtempSync(join(root, "build", "prebuild-"));
     const built = build({ outDir: aside, quiet: true }) as string;
     mkdirSync(dirname(target), { recursive: true });
     renameSync(built, target);
+    rmSync(aside, { recursive: true, force: true });
   }
   return target;
 }
