@@ -6,8 +6,9 @@
  *                                    page, or names from the doc's prelude)
  *   <!-- file: src/main/main.ts -->  the block's file name (other blocks of
  *                                    the same doc import it by that path)
+ *   <!-- expect: order 1 shipped --> a run must print this
  *
- * Both may share one comment: `<!-- fragment; file: src/page.ts -->`.
+ * Several share one comment, split by `;`: `<!-- fragment; file: src/page.ts -->`.
  */
 export interface Block {
   /** The Markdown file, relative to the repository root. */
@@ -19,6 +20,8 @@ export interface Block {
   fragment: boolean;
   /** From `file:`; otherwise `block-<line>.<ext>`. */
   file: string;
+  /** From `expect:`: text a run must print. */
+  expect?: string;
 }
 
 const LANGS: Record<string, Block["lang"]> = {
@@ -42,6 +45,7 @@ export function extractBlocks(markdown: string, doc: string): Block[] {
       while (k >= 0 && (lines[k] ?? "").trim() === "") k--;
       const marker = /^<!--(.*)-->\s*$/.exec((lines[k] ?? "").trim())?.[1] ?? "";
       const file = /file:\s*([^\s;]+)/.exec(marker)?.[1];
+      const expect = /expect:\s*([^;]+?)\s*(;|$)/.exec(marker)?.[1];
       blocks.push({
         doc,
         line: i + 1,
@@ -49,6 +53,7 @@ export function extractBlocks(markdown: string, doc: string): Block[] {
         code: `${lines.slice(i + 1, end).join("\n")}\n`,
         fragment: /\bfragment\b/.test(marker),
         file: file ?? `block-${i + 1}.${lang}`,
+        ...(expect ? { expect } : {}),
       });
     }
     i = end;

@@ -145,6 +145,7 @@ describe("runnable TypeScript in the docs runs in Node", () => {
         timeout: RUN_MS + 10_000,
       });
       assert.equal(res.status, 0, `${b.doc}:${b.line} failed:\n${res.stdout}\n${res.stderr}`);
+      if (b.expect) assert.ok(res.stdout.includes(b.expect), `printed:\n${res.stdout}`);
     });
   }
 });
