@@ -105,7 +105,43 @@ export const RAW_CLAIM =
   "WHERE id IN (SELECT id FROM _honker_live WHERE queue = ? AND state IN ('pending','processing') " +
   "AND ((+state = 'pending' AND +run_at <= ?) OR (+state = 'processing' AND +claim_expires_at < ?)) " +
   "ORDER BY priority DESC, run_at ASC, id ASC LIMIT ?) RETURNING id, payload";
+const ACK_WHERE = "id = ?1 AND worker_id = ?2 AND claim_expires_at >= ?3";
+const ACK_MANY_WHERE =
+  "id IN (SELECT value FROM json_each(?1)) AND worker_id = ?2 AND claim_expires_at >= ?3";
 export const RAW_ACK =
   "DELETE FROM _honker_live WHERE id = ? AND worker_id = ? AND claim_expires_at >= ?";
 export const RAW_ACK_MANY =
   "DELETE FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND claim_expires_at >= ?";
+
+/** What an ack writes besides the DELETE: the history row, progress and key clean-up. */
+function ackSideSql(where: string): string[] {
+  return [
+    "INSERT OR REPLACE INTO _honker_x_history (id, queue, state, payload, attempts, max_attempts, " +
+      "priority, run_at, created_at, finished_at, progress, error) SELECT id, queue, 'completed', " +
+      "payload, attempts, max_attempts, priority, run_at, created_at, ?3, (SELECT p.progress FROM " +
+      `_honker_x_progress p WHERE p.job_id = _honker_live.id), NULL FROM _honker_live WHERE ${where}`,
+    `DELETE FROM _honker_x_progress WHERE job_id IN (SELECT id FROM _honker_live WHERE ${where})`,
+    `DELETE FROM _honker_x_dedup WHERE job_id IN (SELECT id FROM _honker_live WHERE ${where})`,
+  ];
+}
+
+/**
+ * The raw floor of an ack: the same statements honker_ack / honker_ack_batch
+ * run (history row, progress and dedup clean-up, the DELETE) in one
+ * transaction, as a raw caller would have to.
+ */
+export function rawAcker(db: Db): {
+  one: (id: number, worker: string, now: number) => void;
+  many: (idsJson: string, worker: string, now: number) => void;
+} {
+  const prepare = (where: string) => {
+    const sqls = [...ackSideSql(where), `DELETE FROM _honker_live WHERE ${where}`];
+    const stmts = sqls.map((sql) => db.prepare(sql));
+    return db.transaction((a: number | string, worker: string, now: number) => {
+      for (const st of stmts) st.run({ 1: a, 2: worker, 3: now });
+    });
+  };
+  const one = prepare(ACK_WHERE);
+  const many = prepare(ACK_MANY_WHERE);
+  return { one: (id, w, t) => one(id, w, t), many: (ids, w, t) => many(ids, w, t) };
+}

@@ -20,10 +20,9 @@ import {
   type Db,
   type PairResult,
   printResults,
-  RAW_ACK,
-  RAW_ACK_MANY,
   RAW_CLAIM,
   RAW_INSERT,
+  rawAcker,
   repeat,
 } from "./harness.ts";
 
@@ -256,8 +255,8 @@ async function sectionApi(): Promise<void> {
     const eq = host.queue("e");
     const ins = raw.prepare(RAW_INSERT);
     const rawClaim = raw.prepare(RAW_CLAIM);
-    const rawAck = raw.prepare(RAW_ACK);
-    const rawAckMany = raw.prepare(RAW_ACK_MANY);
+    // The floor writes what an ack writes: history row, progress and key clean-up.
+    const rawAcks = rawAcker(raw);
     const clear = () => raw.exec("DELETE FROM _honker_live");
     const refill = (n: number) => () => {
       clear();
@@ -271,7 +270,7 @@ async function sectionApi(): Promise<void> {
       const rows = rawClaim.all("w", t0, "c", t0, t0, 1) as { id: number; payload: string }[];
       for (const r of rows) {
         JSON.parse(r.payload);
-        rawAck.run(r.id, "w", nowS());
+        rawAcks.one(r.id, "w", nowS());
       }
     };
     const oursClaimAck = () => {
@@ -281,7 +280,7 @@ async function sectionApi(): Promise<void> {
       const t0 = nowS();
       const rows = rawClaim.all("w", t0, "c", t0, t0, 32) as { id: number; payload: string }[];
       for (const r of rows) JSON.parse(r.payload);
-      rawAckMany.run(JSON.stringify(rows.map((r) => r.id)), "w", nowS());
+      rawAcks.many(JSON.stringify(rows.map((r) => r.id)), "w", nowS());
     };
     const oursBatch = () => {
       const jobs = q.claim("w", { batchSize: 32 });
@@ -370,7 +369,7 @@ function rawFloorE2e(n: number, perTx: number): number {
     const db = b.db;
     const ins = db.prepare(RAW_INSERT);
     const claim = db.prepare(RAW_CLAIM);
-    const ackMany = db.prepare(RAW_ACK_MANY);
+    const acks = rawAcker(db);
     const tx = db.transaction((k: number) => {
       const t = nowS();
       for (let i = 0; i < k; i++) ins.run("e2e", JSON.stringify(PAYLOAD), t, 0, 3, null);
@@ -383,7 +382,7 @@ function rawFloorE2e(n: number, perTx: number): number {
       const rows = claim.all("w", t, "e2e", t, t, 32) as { id: number; payload: string }[];
       if (rows.length === 0) break;
       for (const r of rows) JSON.parse(r.payload);
-      ackMany.run(JSON.stringify(rows.map((r) => r.id)), "w", nowS());
+      acks.many(JSON.stringify(rows.map((r) => r.id)), "w", nowS());
       done += rows.length;
     }
     const ns = Number(process.hrtime.bigint() - t0);

@@ -8,11 +8,10 @@ import {
   type Db,
   type PairResult,
   printResults,
-  RAW_ACK,
-  RAW_ACK_MANY,
   RAW_CLAIM,
   RAW_INSERT,
   rate,
+  rawAcker,
   repeat,
 } from "./harness.ts";
 
@@ -61,8 +60,8 @@ function enqueueCases(db: Db): PairResult[] {
 
 function claimCases(db: Db): PairResult[] {
   const rawClaim = db.prepare(RAW_CLAIM);
-  const rawAck = db.prepare(RAW_ACK);
-  const rawAckMany = db.prepare(RAW_ACK_MANY);
+  // The floor writes what an ack writes: history row, progress and key clean-up.
+  const rawAcks = rawAcker(db);
   const claim = db.prepare("SELECT honker_claim_batch(?, ?, ?, 30)").pluck();
   const ack = db.prepare("SELECT honker_ack(?, ?)");
   const ackMany = db.prepare("SELECT honker_ack_batch(?, ?)");
@@ -84,7 +83,7 @@ function claimCases(db: Db): PairResult[] {
           const rows = rawClaim.all("w", t, "c", t, t, 1) as { id: number; payload: string }[];
           for (const r of rows) {
             JSON.parse(r.payload);
-            rawAck.run(r.id, "w", now());
+            rawAcks.one(r.id, "w", now());
           }
         }
       },
@@ -113,7 +112,7 @@ function claimCases(db: Db): PairResult[] {
           const t = now();
           const rows = rawClaim.all("w", t, "c", t, t, 32) as { id: number; payload: string }[];
           for (const r of rows) JSON.parse(r.payload);
-          rawAckMany.run(JSON.stringify(rows.map((r) => r.id)), "w", now());
+          rawAcks.many(JSON.stringify(rows.map((r) => r.id)), "w", now());
         }
       },
       ours: (n) => {

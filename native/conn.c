@@ -214,9 +214,14 @@ void hk_stmt_done(hk_stmt *s) {
   s->stmt = NULL;
 }
 
-int hk_exec(sqlite3_context *ctx, const char *sql) {
-  hk_conn *c = sqlite3_user_data(ctx);
-  return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+/* Runs a cached statement that takes no parameters (the savepoint ones). */
+static int run_cached(sqlite3_context *ctx, hk_slot slot, const char *sql) {
+  hk_stmt s;
+  int rc = hk_stmt_get(ctx, slot, sql, &s);
+  if (rc != SQLITE_OK) return rc;
+  rc = hk_step_all(s.stmt);
+  hk_stmt_done(&s);
+  return rc;
 }
 
 /*
@@ -224,15 +229,18 @@ int hk_exec(sqlite3_context *ctx, const char *sql) {
  * so a failure half way leaves nothing behind. SQLite refuses a savepoint
  * while another writing statement is running (e.g. INSERT ... SELECT
  * honker_retry(...)); then the enclosing statement's own rollback covers us.
+ * The three statements are cached: ack and the other exit paths take one
+ * savepoint per call, and preparing them each time cost more than the
+ * statements inside.
  */
 int hk_savepoint_begin(sqlite3_context *ctx) {
-  return hk_exec(ctx, "SAVEPOINT honker_fn") == SQLITE_OK;
+  return run_cached(ctx, HK_S_SAVEPOINT, "SAVEPOINT honker_fn") == SQLITE_OK;
 }
 
 void hk_savepoint_end(sqlite3_context *ctx, int began, int ok) {
   if (!began) return;
-  if (!ok) hk_exec(ctx, "ROLLBACK TO honker_fn");
-  hk_exec(ctx, "RELEASE honker_fn");
+  if (!ok) run_cached(ctx, HK_S_SAVEPOINT_ROLLBACK, "ROLLBACK TO honker_fn");
+  run_cached(ctx, HK_S_SAVEPOINT_RELEASE, "RELEASE honker_fn");
 }
 
 int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,
@@ -274,19 +282,97 @@ int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,
   }
   va_end(ap);
   memset(out, 0, sizeof(*out));
-  while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
-    if (!out->has_row) {
-      out->has_row = 1;
-      out->first_null = sqlite3_column_type(s.stmt, 0) == SQLITE_NULL;
-      out->first = sqlite3_column_int64(s.stmt, 0);
-    }
+  rc = sqlite3_step(s.stmt);
+  if (rc == SQLITE_ROW) {
+    out->has_row = 1;
+    out->first_null = sqlite3_column_type(s.stmt, 0) == SQLITE_NULL;
+    out->first = sqlite3_column_int64(s.stmt, 0);
+    rc = hk_step_all(s.stmt);
+  } else {
+    rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(s.stmt);
   }
-  if (rc != SQLITE_DONE) {
-    hk_sql_error(ctx, fn, db, sqlite3_reset(s.stmt));
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, fn, db, rc);
     hk_stmt_done(&s);
     return 1;
   }
   out->changes = sqlite3_changes(db);
   hk_stmt_done(&s);
   return 0;
+}
+
+int hk_step_all(sqlite3_stmt *st) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(st);
+}
+
+static void bind_all(sqlite3_stmt *st, const hk_bind *binds, int nbinds) {
+  int count = sqlite3_bind_parameter_count(st);
+  for (int k = 0; k < nbinds && k < count; k++) {
+    const hk_bind *b = &binds[k];
+    if (b->type == 'i') {
+      sqlite3_bind_int64(st, k + 1, b->i);
+    } else if (b->t) {
+      sqlite3_bind_text(st, k + 1, b->t, b->n, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, k + 1);
+    }
+  }
+}
+
+/* True when preparing failed because one of our own _honker_x_ tables is
+ * missing: a file that honker made, or one our older format never
+ * bootstrapped again. */
+static int missing_x_table(sqlite3 *db, int rc) {
+  if (rc != SQLITE_ERROR) return 0;
+  const char *msg = sqlite3_errmsg(db);
+  return strncmp(msg, "no such table: _honker_x_", 25) == 0 ||
+         strncmp(msg, "no such table: main._honker_x_", 30) == 0;
+}
+
+int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps,
+                 const hk_bind *binds, int nbinds, int *gate, int *last) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  *gate = 0;
+  *last = 0;
+  int began = hk_savepoint_begin(ctx);
+  int rc = SQLITE_OK;
+  int gated = 0;     /* a statement has played the gate */
+  int honker_only = 0; /* our tables are missing: do what honker does */
+  for (int i = 0; i < nsteps && rc == SQLITE_OK; i++) {
+    int ours = strstr(steps[i].sql, "_honker_x_") != NULL;
+    if (ours && honker_only) continue;
+    hk_stmt s = {NULL, 1};
+    if (steps[i].slot == HK_UNCACHED) {
+      rc = sqlite3_prepare_v2(db, steps[i].sql, -1, &s.stmt, NULL);
+    } else {
+      rc = hk_stmt_get(ctx, steps[i].slot, steps[i].sql, &s);
+    }
+    if (rc != SQLITE_OK && ours && missing_x_table(db, rc)) {
+      honker_only = 1;
+      rc = SQLITE_OK;
+      continue;
+    }
+    if (rc != SQLITE_OK) break;
+    bind_all(s.stmt, binds, nbinds);
+    rc = hk_step_all(s.stmt);
+    int changes = sqlite3_changes(db);
+    hk_stmt_done(&s);
+    if (rc != SQLITE_OK) break;
+    if (i == nsteps - 1) *last = changes;
+    if (!gated) {
+      gated = 1;
+      *gate = changes;
+      if (changes == 0) break;
+    }
+  }
+  if (rc != SQLITE_OK) {
+    *gate = 0;
+    *last = 0;
+    hk_sql_error(ctx, fn, db, rc); /* before the rollback replaces the message */
+  }
+  hk_savepoint_end(ctx, began, rc == SQLITE_OK);
+  return rc != SQLITE_OK;
 }

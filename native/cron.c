@@ -15,8 +15,9 @@
  *   6 fields              second minute hour day-of-month month day-of-week
  * Each field is a comma list of parts; a part is `*`, `a` or `a-b`,
  * optionally followed by `/step`. `*` with a step starts at the field's
- * minimum; `a/step` with no range means just `a` (honker's reading, kept so
- * that a file shared with honker fires at the same times). Months accept
+ * minimum; `a/step` with no range runs from `a` to the field's maximum
+ * (Vixie cron and cronie: `1/2` in minutes is 1,3,...,59; in day of week
+ * the maximum is 7, Sunday). honker reads `a/step` as just `a`. Months accept
  * JAN-DEC and days of week SUN-SAT, case-insensitively; day of week 7 is
  * Sunday, like 0.
  *
@@ -216,7 +217,7 @@ static int parse_part(hk_cron *c, int f, const char *p, size_t n, char *err, siz
       if (f == F_DOW && name_hi && hi == 0 && lo > 0) hi = 7;
     } else {
       if (!parse_value(f, p, n, p, base_n, &lo, &name_lo, err, errlen)) return 0;
-      hi = lo;
+      hi = slash ? fi->hi : lo; /* `a/step`: from a to the field's maximum */
     }
     if (lo < fi->lo || hi > fi->hi || lo > hi) {
       set_err(err, errlen, "cron field \"%.*s\" (%s) out of range [%d,%d] or inverted", qlen(n),

@@ -19,7 +19,7 @@
 SQLITE_EXTENSION_INIT3
 #endif
 
-#define HK_FORMAT_VERSION 1
+#define HK_FORMAT_VERSION 2
 #define HK_VERSION "0.1.0"
 
 /* Hard bounds that keep one call's work and memory finite. */
@@ -55,6 +55,28 @@ typedef enum hk_slot {
   HK_S_LOCK_DROP_EXPIRED,
   HK_S_LOCK_RENEW,
   HK_S_RATE_TRY,
+  HK_S_HISTORY_EXHAUSTED,
+  HK_S_PROGRESS_DEL_EXHAUSTED,
+  HK_S_DEDUP_DEL_EXHAUSTED,
+  HK_S_HISTORY_ACK,
+  HK_S_PROGRESS_DEL_ACK,
+  HK_S_DEDUP_DEL_ACK,
+  HK_S_HISTORY_ACK_BATCH,
+  HK_S_PROGRESS_DEL_ACK_BATCH,
+  HK_S_DEDUP_DEL_ACK_BATCH,
+  HK_S_HISTORY_DEAD,
+  HK_S_PROGRESS_DEL_CLAIMED,
+  HK_S_DEDUP_DEL_CLAIMED,
+  HK_S_HISTORY_CANCEL,
+  HK_S_PROGRESS_DEL_CANCEL,
+  HK_S_DEDUP_DEL_CANCEL,
+  HK_S_DEDUP_LOOKUP,
+  HK_S_DEDUP_RECORD,
+  HK_S_PROGRESS_SET,
+  HK_S_X_GET_JOB,
+  HK_S_SAVEPOINT,
+  HK_S_SAVEPOINT_RELEASE,
+  HK_S_SAVEPOINT_ROLLBACK,
   HK_SLOT_COUNT,
   HK_UNCACHED = -1 /* prepare, run and finalize: for cold statements */
 } hk_slot;
@@ -81,7 +103,38 @@ int hk_register_cache_module(sqlite3 *db, hk_conn *c);
 int hk_stmt_get(sqlite3_context *ctx, hk_slot slot, const char *sql, hk_stmt *out);
 void hk_statement_stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void hk_stmt_done(hk_stmt *s);
-int hk_exec(sqlite3_context *ctx, const char *sql);
+/* Steps a bound statement until it is done, ignoring any rows. Returns
+ * SQLITE_OK, or the statement's error code (the one way to run a statement
+ * to completion; hk_run and hk_run_steps use it). */
+int hk_step_all(sqlite3_stmt *st);
+
+/* One value to bind, for hk_run_steps. */
+typedef struct hk_bind {
+  char type; /* 'i' int64, 't' text (NULL pointer binds NULL) */
+  int64_t i;
+  const char *t;
+  int n;
+} hk_bind;
+
+/* One statement of a multi-statement write. */
+typedef struct hk_step {
+  hk_slot slot; /* HK_UNCACHED: prepared for this call only */
+  const char *sql;
+} hk_step;
+
+/*
+ * Runs `steps` in order inside one savepoint, binding binds[k] to parameter
+ * ?k+1 of each statement that has it. The first statement run is the
+ * gate: when it changes nothing, the rest are skipped. *gate and *last
+ * receive the changes of the gate and of the last statement (0 when
+ * skipped). Statements naming a _honker_x_ table are skipped, from the
+ * first one whose table is missing on (a file honker made, or one not
+ * bootstrapped since our format changed): honker's own statements still
+ * run, so honker's functions keep honker's behaviour on such files. On failure sets an SQL
+ * error prefixed with fn, rolls the savepoint back and returns non-zero.
+ */
+int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int nsteps, const hk_bind *binds,
+                 int nbinds, int *gate, int *last);
 
 /* The outcome of one statement run by hk_run. */
 typedef struct hk_outcome {
@@ -139,6 +192,16 @@ void hk_buf_json_string(hk_buf *b, const char *s, size_t n);
 void hk_buf_json_value(hk_buf *b, sqlite3_value *v);
 void hk_buf_json_column(hk_buf *b, sqlite3_stmt *st, int col);
 void hk_result_buf(sqlite3_context *ctx, hk_buf *b);
+/*
+ * The one JSON-rows builder: steps `st` and appends each row as an object
+ * whose key i (keys[i], alphabetical order: the SELECT lists its columns in
+ * that order) holds column i. Columns whose bit is set in `bool_cols` are
+ * written true/false. as_array: `[{...},...]` over every row; otherwise the
+ * first row only, as `{...}` (nothing appended when there is no row).
+ * Returns SQLITE_OK or the statement's error code; *rows gets the count.
+ */
+int hk_json_rows(hk_buf *b, sqlite3_stmt *st, const char *const *keys, int ncols,
+                 unsigned bool_cols, int as_array, int *rows);
 int hk_json_valid(const char *s, size_t n);
 /* Parses a JSON array of integers into a freshly sqlite3_malloc'ed array.
  * Returns the count, or -1 with *err set to a static message. */
@@ -168,6 +231,7 @@ int hk_register_ratelimit(sqlite3 *db, hk_conn *c);
 int hk_register_cron(sqlite3 *db, hk_conn *c);
 int hk_register_scheduler(sqlite3 *db, hk_conn *c);
 int hk_register_retention(sqlite3 *db, hk_conn *c);
+int hk_register_dead(sqlite3 *db, hk_conn *c);
 int hk_register_busy(sqlite3 *db, hk_conn *c);
 
 /* Functions are not DIRECTONLY on purpose: an app may enqueue or notify

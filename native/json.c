@@ -140,6 +140,33 @@ void hk_buf_json_column(hk_buf *b, sqlite3_stmt *st, int col) {
   }
 }
 
+int hk_json_rows(hk_buf *b, sqlite3_stmt *st, const char *const *keys, int ncols,
+                 unsigned bool_cols, int as_array, int *rows) {
+  int rc, n = 0;
+  if (as_array) hk_buf_putc(b, '[');
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n++) hk_buf_putc(b, ',');
+    hk_buf_putc(b, '{');
+    for (int col = 0; col < ncols; col++) {
+      if (col) hk_buf_putc(b, ',');
+      hk_buf_putc(b, '"');
+      hk_buf_puts(b, keys[col]);
+      hk_buf_puts(b, "\":");
+      if (col < 32 && (bool_cols >> col) & 1u) {
+        hk_buf_puts(b, sqlite3_column_int64(st, col) != 0 ? "true" : "false");
+      } else {
+        hk_buf_json_column(b, st, col);
+      }
+    }
+    hk_buf_putc(b, '}');
+    if (!as_array) break;
+  }
+  if (as_array) hk_buf_putc(b, ']');
+  if (rows) *rows = n;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return SQLITE_OK;
+  return sqlite3_reset(st);
+}
+
 void hk_result_buf(sqlite3_context *ctx, hk_buf *b) {
   if (b->oom) {
     hk_buf_free(b);

@@ -7,6 +7,7 @@
  *   honker_prune_notifications(older_than_s, keep_last, limit)
  *   honker_prune_stream(topic, older_than_s, keep_last, limit)   topic NULL = all
  *   honker_prune_dead(older_than_s, limit)
+ *   honker_x_history_prune(max_age_s, max_count, limit)   finished-job history
  *
  * older_than_s / keep_last may be NULL to skip that rule.
  */
@@ -38,6 +39,20 @@ static const char STREAM_COUNT_ALL_SQL[] =
 static const char DEAD_AGE_SQL[] =
     "DELETE FROM _honker_dead WHERE id IN (SELECT id FROM _honker_dead "
     "WHERE died_at < ?1 ORDER BY died_at LIMIT +?2)";
+
+/* History of finished jobs (_honker_x_history), oldest first through
+ * _honker_x_history_finished, whose order is (finished_at, id). */
+static const char HISTORY_AGE_SQL[] =
+    "DELETE FROM _honker_x_history WHERE id IN (SELECT id FROM _honker_x_history "
+    "WHERE finished_at < ?1 ORDER BY finished_at, id LIMIT +?2)";
+
+/* Rows at or below the (max_count+1)-th newest (finished_at, id): a row
+ * value, so the scan is one index range in order with no sort. */
+static const char HISTORY_COUNT_SQL[] =
+    "DELETE FROM _honker_x_history WHERE id IN (SELECT id FROM _honker_x_history "
+    "WHERE (finished_at, id) <= (SELECT finished_at, id FROM _honker_x_history "
+    "ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?1) "
+    "ORDER BY finished_at, id LIMIT +?2)";
 
 /* Reads an optional non-negative whole number; -1 stands for NULL. */
 static int opt_count(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
@@ -118,9 +133,35 @@ static void prune_dead_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_result_int64(ctx, o.changes);
 }
 
+/* Like honker_prune_notifications: the age rule first, then the count
+ * rule with what is left of `limit`. */
+static void history_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  static const char *fn = "honker_x_history_prune";
+  int64_t age, keep, limit;
+  if (opt_count(ctx, argv, 0, fn, "max_age_s", HK_MAX_SECONDS, &age)) return;
+  if (opt_count(ctx, argv, 1, fn, "max_count", INT32_MAX, &keep)) return;
+  if (limit_arg(ctx, argv, 2, fn, &limit)) return;
+  hk_outcome o;
+  int64_t total = 0;
+  int began = hk_savepoint_begin(ctx);
+  int err = 0;
+  if (age >= 0) {
+    err = hk_run(ctx, fn, HK_UNCACHED, HISTORY_AGE_SQL, &o, "ii", hk_now() - age, limit);
+    if (!err) total += o.changes;
+  }
+  if (!err && keep >= 0 && total < limit) {
+    err = hk_run(ctx, fn, HK_UNCACHED, HISTORY_COUNT_SQL, &o, "ii", keep, limit - total);
+    if (!err) total += o.changes;
+  }
+  hk_savepoint_end(ctx, began, !err);
+  if (!err) sqlite3_result_int64(ctx, total);
+}
+
 int hk_register_retention(sqlite3 *db, hk_conn *c) {
   int rc = hk_fn(db, c, "honker_prune_notifications", 3, prune_notifications_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_prune_stream", 4, prune_stream_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_prune_dead", 2, prune_dead_fn);
+  if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_x_history_prune", 3, history_prune_fn);
   return rc;
 }

@@ -39,14 +39,10 @@ static int prepare(sqlite3_context *ctx, const char *fn, const char *sql, sqlite
   return 0;
 }
 
-/* Steps a statement that returns no rows (or ignores them) to the end. */
+/* Runs a statement to the end (hk_step_all); sets the error on failure. */
 static int run(sqlite3_context *ctx, const char *fn, sqlite3_stmt *st) {
-  int rc;
-  int guard = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (++guard > 1000000) break;
-  }
-  if (rc != SQLITE_DONE) {
+  int rc = hk_step_all(st);
+  if (rc != SQLITE_OK) {
     hk_sql_error(ctx, fn, sqlite3_context_db_handle(ctx), rc);
     return 1;
   }
@@ -188,48 +184,28 @@ static void soonest_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 /* ---- list ---------------------------------------------------------------- */
 
+static const char *const LIST_KEYS[] = {"cron_expr", "enabled",      "expires_s",
+                                        "max_attempts", "name",   "next_fire_at",
+                                        "payload",   "priority",     "queue"};
+
 static void list_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *fn = "honker_scheduler_list";
   (void)argc;
   (void)argv;
   sqlite3_stmt *st;
+  /* Columns in LIST_KEYS' (alphabetical) order; `enabled` is a boolean. */
   if (prepare(ctx, fn,
-              "SELECT name, queue, cron_expr, payload, priority, expires_s, next_fire_at, "
-              "enabled, COALESCE(max_attempts, 3) FROM _honker_scheduler_tasks ORDER BY name",
+              "SELECT cron_expr, enabled, expires_s, COALESCE(max_attempts, 3), name, "
+              "next_fire_at, payload, priority, queue FROM _honker_scheduler_tasks ORDER BY name",
               &st))
     return;
   hk_buf b;
   hk_buf_init(&b);
-  hk_buf_putc(&b, '[');
-  int rc, first = 1;
-  /* Keys in alphabetical order, like honker's output. */
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (!first) hk_buf_putc(&b, ',');
-    first = 0;
-    hk_buf_puts(&b, "{\"cron_expr\":");
-    hk_buf_json_column(&b, st, 2);
-    hk_buf_puts(&b, sqlite3_column_int64(st, 7) != 0 ? ",\"enabled\":true" : ",\"enabled\":false");
-    hk_buf_puts(&b, ",\"expires_s\":");
-    hk_buf_json_column(&b, st, 5);
-    hk_buf_puts(&b, ",\"max_attempts\":");
-    hk_buf_json_column(&b, st, 8);
-    hk_buf_puts(&b, ",\"name\":");
-    hk_buf_json_column(&b, st, 0);
-    hk_buf_puts(&b, ",\"next_fire_at\":");
-    hk_buf_json_column(&b, st, 6);
-    hk_buf_puts(&b, ",\"payload\":");
-    hk_buf_json_column(&b, st, 3);
-    hk_buf_puts(&b, ",\"priority\":");
-    hk_buf_json_column(&b, st, 4);
-    hk_buf_puts(&b, ",\"queue\":");
-    hk_buf_json_column(&b, st, 1);
-    hk_buf_putc(&b, '}');
-  }
-  if (rc != SQLITE_DONE) {
+  int rc = hk_json_rows(&b, st, LIST_KEYS, 9, 1u << 1, 1, NULL);
+  if (rc != SQLITE_OK) {
     hk_sql_error(ctx, fn, sqlite3_context_db_handle(ctx), rc);
     hk_buf_free(&b);
   } else {
-    hk_buf_putc(&b, ']');
     hk_result_buf(ctx, &b);
   }
   sqlite3_finalize(st);
@@ -384,10 +360,10 @@ static int fire_task(sqlite3_context *ctx, const char *fn, const due_task *t, in
   sqlite3_bind_text(claim, 1, t->name, t->name_n, SQLITE_STATIC);
   sqlite3_bind_int64(claim, 2, t->next_fire_at);
   sqlite3_bind_int64(claim, 3, next);
-  int rc = sqlite3_step(claim);
+  int rc = hk_step_all(claim);
   sqlite3_reset(claim);
   sqlite3_clear_bindings(claim);
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_OK) {
     hk_sql_error(ctx, fn, db, rc);
     return 1;
   }
@@ -409,11 +385,13 @@ static int fire_task(sqlite3_context *ctx, const char *fn, const due_task *t, in
     rc = sqlite3_step(fire);
     if (rc == SQLITE_ROW) {
       id = sqlite3_column_int64(fire, 0);
-      rc = sqlite3_step(fire);
+      rc = hk_step_all(fire);
+    } else {
+      rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_reset(fire);
     }
     sqlite3_reset(fire);
     sqlite3_clear_bindings(fire);
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_OK) {
       hk_sql_error(ctx, fn, db, rc);
       return 1;
     }

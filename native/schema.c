@@ -99,9 +99,16 @@ static const char HONKER_DDL[] =
     "  ";
 
 /*
- * Our additions: indexes only (honker's writers keep working), each named
- * _honker_x_*. They make claim cost independent of the backlog and keep
- * every retention pass an index range scan.
+ * Our additions, each named _honker_x_*: tables honker never reads, and
+ * indexes on honker's tables (honker's writers keep working). The indexes
+ * make claim cost independent of the backlog and keep every retention pass
+ * an index range scan.
+ *
+ * Format versions (_honker_x_meta.format_version):
+ *   1  meta, dedup, progress, the indexes
+ *   2  _honker_x_history (finished jobs) and _honker_x_dedup_job
+ * Every statement is CREATE ... IF NOT EXISTS, so migrating from any older
+ * version is running all of it again.
  */
 static const char EXTRA_DDL[] =
     "CREATE TABLE IF NOT EXISTS _honker_x_meta (\n"
@@ -120,6 +127,26 @@ static const char EXTRA_DDL[] =
     "  progress TEXT NOT NULL,\n"
     "  updated_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
     ");\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_dedup_job\n"
+    "  ON _honker_x_dedup(job_id);\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_history (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  queue TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  payload TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  max_attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  priority INTEGER NOT NULL DEFAULT 0,\n"
+    "  run_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  finished_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  progress TEXT,\n"
+    "  error TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_history_finished\n"
+    "  ON _honker_x_history(finished_at);\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_history_queue\n"
+    "  ON _honker_x_history(queue, finished_at);\n"
     "CREATE INDEX IF NOT EXISTS _honker_x_live_exhausted\n"
     "  ON _honker_live(queue) WHERE attempts >= max_attempts;\n"
     "CREATE INDEX IF NOT EXISTS _honker_x_live_expiry\n"
@@ -182,32 +209,54 @@ static int create_all(sqlite3 *db) {
   return rc;
 }
 
+/* The file's format version: 0 when it has none (no _honker_x_meta table
+ * or no row). Returns rc. */
+static int read_format_version(sqlite3 *db, int64_t *version) {
+  *version = 0;
+  int found = 0;
+  int rc = has_column(db, "_honker_x_meta", "value", &found);
+  if (rc != SQLITE_OK || !found) return rc;
+  sqlite3_stmt *st = NULL;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT CAST(value AS INTEGER) FROM _honker_x_meta "
+                          "WHERE key = 'format_version'",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *version = sqlite3_column_int64(st, 0);
+  rc = sqlite3_finalize(st);
+  return rc;
+}
+
+static void newer_error(sqlite3_context *ctx, int64_t version) {
+  hk_error(ctx,
+           "honker_bootstrap: format version %lld is newer than this extension supports (%d); "
+           "upgrade honker-electron, or open the file read-only",
+           (long long)version, HK_FORMAT_VERSION);
+}
+
 /*
  * Safe when several processes bootstrap at once: in autocommit mode we take
  * the write lock up front (BEGIN IMMEDIATE waits through busy_timeout), so
- * no process can fail half way on a stale read snapshot.
+ * no process can fail half way on a stale read snapshot. The version is
+ * read again under the lock.
+ *
+ * When the file already has our current format, bootstrap writes nothing,
+ * so read-only files (and read-only mounts) still open. A file whose format
+ * is newer than ours is refused and left untouched.
  */
-/* True when the file already has our current format: bootstrap then writes
- * nothing, so read-only files (and read-only mounts) still open. */
-static int up_to_date(sqlite3 *db) {
-  sqlite3_stmt *st = NULL;
-  int current = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT CAST(value AS INTEGER) FROM _honker_x_meta "
-                         "WHERE key = 'format_version'",
-                         -1, &st, NULL) != SQLITE_OK) {
-    return 0;
-  }
-  if (sqlite3_step(st) == SQLITE_ROW) current = sqlite3_column_int(st, 0) >= HK_FORMAT_VERSION;
-  sqlite3_finalize(st);
-  return current;
-}
-
 static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   (void)argv;
+  static const char *fn = "honker_bootstrap";
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  if (up_to_date(db)) {
+  int64_t version = 0;
+  int rc = read_format_version(db, &version);
+  if (rc == SQLITE_OK && version > HK_FORMAT_VERSION) {
+    newer_error(ctx, version);
+    return;
+  }
+  if (rc == SQLITE_OK && version == HK_FORMAT_VERSION) {
     sqlite3_result_int(ctx, 1);
     return;
   }
@@ -215,9 +264,15 @@ static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
   int began_sp = 0;
   if (!own) began_sp = hk_savepoint_begin(ctx);
-  int rc = create_all(db);
-  if (rc != SQLITE_OK) {
-    hk_sql_error(ctx, "honker_bootstrap", db, rc);
+  rc = read_format_version(db, &version);
+  int newer = rc == SQLITE_OK && version > HK_FORMAT_VERSION;
+  if (rc == SQLITE_OK && !newer) rc = create_all(db);
+  if (rc != SQLITE_OK || newer) {
+    if (newer) {
+      newer_error(ctx, version);
+    } else {
+      hk_sql_error(ctx, fn, db, rc);
+    }
     if (own) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     hk_savepoint_end(ctx, began_sp, 0);
     return;
@@ -225,7 +280,7 @@ static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (own) {
     rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-      hk_sql_error(ctx, "honker_bootstrap", db, rc);
+      hk_sql_error(ctx, fn, db, rc);
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return;
     }
@@ -234,6 +289,23 @@ static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_int(ctx, 1);
 }
 
+/* honker_x_format_version(): the file's format version (0 if none); a
+ * read, so a host can choose read-only access to a newer file. */
+static void format_version_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  int64_t version = 0;
+  int rc = read_format_version(db, &version);
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, "honker_x_format_version", db, rc);
+    return;
+  }
+  sqlite3_result_int64(ctx, version);
+}
+
 int hk_register_schema(sqlite3 *db, hk_conn *c) {
-  return hk_fn(db, c, "honker_bootstrap", 0, bootstrap_fn);
+  int rc = hk_fn(db, c, "honker_bootstrap", 0, bootstrap_fn);
+  if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_x_format_version", 0, format_version_fn);
+  return rc;
 }

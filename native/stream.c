@@ -59,27 +59,14 @@ static void read_since_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_bind_int64(s.stmt, 3, limit);
   hk_buf b;
   hk_buf_init(&b);
-  hk_buf_putc(&b, '[');
-  int rows = 0;
-  while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
-    hk_buf_puts(&b, rows++ ? ",{" : "{");
-    for (int col = 0; col < 5; col++) {
-      if (col) hk_buf_putc(&b, ',');
-      hk_buf_putc(&b, '"');
-      hk_buf_puts(&b, READ_KEYS[col]);
-      hk_buf_puts(&b, "\":");
-      hk_buf_json_column(&b, s.stmt, col);
-    }
-    hk_buf_putc(&b, '}');
-  }
-  if (rc != SQLITE_DONE) {
-    hk_sql_error(ctx, fn, db, sqlite3_reset(s.stmt));
+  rc = hk_json_rows(&b, s.stmt, READ_KEYS, 5, 0, 1, NULL);
+  if (rc != SQLITE_OK) {
+    hk_sql_error(ctx, fn, db, rc);
     hk_stmt_done(&s);
     hk_buf_free(&b);
     return;
   }
   hk_stmt_done(&s);
-  hk_buf_putc(&b, ']');
   hk_result_buf(ctx, &b);
 }
 

@@ -10,10 +10,25 @@
  * commits, once the -wal file has grown past a threshold. Nothing runs
  * while the database is idle, and no thread exists until the WAL is big
  * enough to need one.
+ *
+ * Bounded on disk: a PASSIVE checkpoint copies frames but never resets the
+ * WAL while writes go on, so under sustained writes the file would grow
+ * without end. After a PASSIVE pass that copied everything, the thread
+ * runs a TRUNCATE checkpoint that waits at most 10 ms for the write lock
+ * and for readers: it only has the frames written meanwhile left to copy,
+ * resets the WAL to 0 bytes, or gives up (to try again next time).
+ * Writes can outpace checkpoints (several processes writing flat out on a
+ * slow disk, or a burst that never yields to the event loop): past a hard
+ * bound (8 x the threshold) the writer checkpoints itself before going on,
+ * which is back-pressure, the only thing that bounds the file then.
+ * When a reader in another process pins an old snapshot, no checkpoint can
+ * finish: the checkpointer reports that (with the WAL size) instead of
+ * letting the file grow silently.
  */
 import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { HonkerError } from "./errors.ts";
 
 // Plain CommonJS so the worker needs no loader; better-sqlite3 is N-API and
 // loads in worker threads (and in Electron's main process) as-is.
@@ -22,12 +37,39 @@ const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 1000");
-const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+const pause = new Int32Array(new SharedArrayBuffer(4));
+// Another connection holding the checkpoint lock makes a checkpoint give up
+// at once (log -1): that other checkpoint is usually short, so try again soon.
+function checkpointSoon(stmt) {
+  let r = stmt.get();
+  for (let i = 0; i < 20 && r.log < 0; i++) {
+    Atomics.wait(pause, 0, 0, 2);
+    r = stmt.get();
+  }
+  return r;
+}
+const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
 parentPort.on("message", (m) => {
-  if (m === "checkpoint") {
+  if (m && m.t === "checkpoint") {
     try {
-      const r = checkpoint.get();
-      parentPort.postMessage({ t: "done", log: r.log, checkpointed: r.checkpointed });
+      const r = checkpointSoon(passive);
+      let reset = false;
+      // Reset the WAL when PASSIVE got (nearly) everything: TRUNCATE takes
+      // the write lock, copies what is left and truncates the file. It
+      // waits only briefly for the lock and for readers (other processes'
+      // reads are short); writers wait meanwhile.
+      if (r.log >= 0 && r.log - r.checkpointed <= workerData.resetMaxFrames) {
+        db.pragma("busy_timeout = " + workerData.resetWaitMs);
+        try {
+          const t = checkpointSoon(truncate);
+          reset = t.busy === 0;
+        } catch {
+          // SQLITE_BUSY: a writer or reader was in the way; next time.
+        }
+        db.pragma("busy_timeout = 1000");
+      }
+      parentPort.postMessage({ t: "done", log: r.log, checkpointed: r.checkpointed, reset });
     } catch (err) {
       parentPort.postMessage({ t: "error", message: String(err && err.message) });
     }
@@ -47,6 +89,40 @@ export interface CheckpointStats {
   failed: number;
   lastLog: number;
   lastCheckpointed: number;
+  /** Checkpoints that reset (truncated) the WAL. */
+  resets: number;
+  /** Largest -wal size seen, in bytes. */
+  maxWalBytes: number;
+  /** Checkpoints the writer ran itself because the -wal passed the hard bound. */
+  forced: number;
+}
+
+/** Checkpointer options; see OpenOptions.checkpointAfterWalBytes. */
+export interface CheckpointerOptions {
+  delayMs?: number;
+  minWalBytes?: number;
+  /** Called when the WAL keeps growing because a reader pins an old snapshot. */
+  onWarning?: (err: HonkerError) => void;
+}
+
+/**
+ * Past this -wal size the writer itself checkpoints (TRUNCATE) before going
+ * on: writes that outpace the disk get back-pressure instead of a WAL that
+ * grows without end. 8 x checkpointAfterWalBytes (32 MiB by default).
+ */
+export function walHardBytes(minWalBytes: number): number {
+  return Math.max(8 * minWalBytes, 2 * 1024 * 1024);
+}
+
+/** The writer checks the -wal size once per this many commits (a stat costs ~2 µs). */
+const HARD_CHECK_EVERY = 32;
+
+/** How long without a WAL reset (and the file past the warning size) means "starved". */
+const STARVED_AFTER_MS = 5000;
+
+/** The -wal size past which a checkpoint that cannot finish is reported. */
+export function walWarnBytes(minWalBytes: number): number {
+  return Math.max(4 * minWalBytes, 1024 * 1024);
 }
 
 export class Checkpointer {
@@ -64,14 +140,59 @@ export class Checkpointer {
     failed: 0,
     lastLog: 0,
     lastCheckpointed: 0,
+    resets: 0,
+    maxWalBytes: 0,
+    forced: 0,
   };
 
   private readonly minWalBytes: number;
+  private readonly warnBytes: number;
+  private readonly hardBytes: number;
+  private commitsSinceCheck = 0;
+  private readonly onWarning: ((err: HonkerError) => void) | undefined;
+  private lastWarnedAt = 0;
+  /** When a checkpoint last reset the WAL (or when this started). */
+  private lastResetAt = Date.now();
+  private walBytes = 0;
 
-  constructor(path: string, options: { delayMs?: number; minWalBytes?: number } = {}) {
+  constructor(path: string, options: CheckpointerOptions = {}) {
     this.path = path;
     this.delayMs = options.delayMs ?? 100;
     this.minWalBytes = Math.max(0, options.minWalBytes ?? 4 * 1024 * 1024);
+    this.warnBytes = walWarnBytes(this.minWalBytes);
+    this.hardBytes = walHardBytes(this.minWalBytes);
+    this.onWarning = options.onWarning;
+  }
+
+  /**
+   * Called by the writer after each local commit: every HARD_CHECK_EVERY
+   * commits, if the -wal file is past the hard bound, checkpoints it right
+   * here (the writer waits: back-pressure) with `checkpoint`, which runs
+   * `PRAGMA wal_checkpoint(TRUNCATE)` on the writer's connection.
+   */
+  afterCommit(checkpoint: () => { busy: number; log: number; checkpointed: number }): void {
+    this.noteCommit();
+    if (++this.commitsSinceCheck < HARD_CHECK_EVERY) return;
+    this.commitsSinceCheck = 0;
+    let bytes = 0;
+    try {
+      bytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    } catch {
+      return;
+    }
+    this.stats.maxWalBytes = Math.max(this.stats.maxWalBytes, bytes);
+    if (bytes < this.hardBytes) return;
+    this.walBytes = bytes;
+    this.stats.forced++;
+    try {
+      const r = checkpoint();
+      if (r.busy === 0) {
+        this.stats.resets++;
+        this.lastResetAt = Date.now();
+      } else if (r.checkpointed < r.log) this.starved();
+    } catch {
+      // Busy past busyTimeoutMs: the next check tries again.
+    }
   }
 
   /** A local commit happened: checkpoint within delayMs (coalesced). */
@@ -96,6 +217,9 @@ export class Checkpointer {
       // Unreadable: checkpoint anyway, SQLite will say what is wrong.
       walBytes = Number.POSITIVE_INFINITY;
     }
+    this.walBytes = walBytes;
+    if (Number.isFinite(walBytes))
+      this.stats.maxWalBytes = Math.max(this.stats.maxWalBytes, walBytes);
     if (walBytes < this.minWalBytes) {
       this.stats.skipped++;
       return;
@@ -106,19 +230,31 @@ export class Checkpointer {
     }
     this.busy = true;
     this.stats.requested++;
-    this.ensureWorker().postMessage("checkpoint");
+    this.ensureWorker().postMessage({ t: "checkpoint", walBytes: this.walBytes });
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, path: this.path } });
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver,
+        path: this.path,
+        resetWaitMs: 10,
+        resetMaxFrames: 2048,
+      },
+    });
     w.unref();
-    w.on("message", (m: { t: string; log?: number; checkpointed?: number }) => {
+    w.on("message", (m: { t: string; log?: number; checkpointed?: number; reset?: boolean }) => {
       if (m.t === "done") {
         this.stats.completed++;
         this.stats.lastLog = m.log ?? 0;
         this.stats.lastCheckpointed = m.checkpointed ?? 0;
+        if (m.reset) {
+          this.stats.resets++;
+          this.lastResetAt = Date.now();
+        } else if ((m.checkpointed ?? 0) < (m.log ?? 0)) this.starved();
       } else if (m.t === "error") {
         this.stats.failed++;
       }
@@ -140,6 +276,30 @@ export class Checkpointer {
     });
     this.worker = w;
     return w;
+  }
+
+  /**
+   * A checkpoint could not copy every frame: a reader (in this or another
+   * process) holds an old snapshot. Past the warning size, say so, at most
+   * once a minute, with the WAL's size.
+   */
+  private starved(): void {
+    if (this.walBytes < this.warnBytes || !this.onWarning) return;
+    const now = Date.now();
+    // Other processes' short reads also leave frames behind now and then;
+    // a pinned snapshot shows as no reset for a while, with the file big.
+    if (now - this.lastResetAt < STARVED_AFTER_MS) return;
+    if (now - this.lastWarnedAt < 60_000) return;
+    this.lastWarnedAt = now;
+    const mib = (this.walBytes / 1048576).toFixed(1);
+    this.onWarning(
+      new HonkerError(
+        "HONKER_WAL_GROWING",
+        `The -wal file of ${this.path} is ${mib} MiB and checkpoints cannot finish: a reader ` +
+          "holds an old snapshot (a long read transaction, in this or another process, or an " +
+          "iterator left open). The file grows until that reader ends.",
+      ),
+    );
   }
 
   /** Stops the worker (after a running checkpoint finishes). */

@@ -3,22 +3,23 @@
  * writer, shared with the app's own tables), the extension, the shared
  * watcher, and the queue/stream/channel/scheduler/lock objects on top.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { getLoadablePath } from "../extension/index.ts";
-import { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
-import type { Grants, ServeOptions } from "./bridge/grants.ts";
+import * as args from "./args.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { fromSqlite, HonkerError, invalid } from "./errors.ts";
-import { toJson } from "./json.ts";
+import { fromSqlite, HonkerError } from "./errors.ts";
+import type { Closeable, Host } from "./host.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
 import { type Lock, tryLock, type WithLockOptions, withLock } from "./lock.ts";
 import { Queue } from "./queue.ts";
 import { type RateLimitOptions, rateLimit } from "./ratelimit.ts";
-import { Retention, type RetentionOptions } from "./retention.ts";
+import { report } from "./report.ts";
+import { Retention, type RetentionOptions, resolveRetentionOptions } from "./retention.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import type {
   AnySchema,
@@ -30,8 +31,13 @@ import type {
   StreamName,
   StreamPayload,
 } from "./schema.ts";
+import { prepared } from "./statements.ts";
 import { Stream } from "./stream.ts";
+import { toJsonText } from "./values.ts";
 import { Watcher, type WatcherOptions } from "./watcher.ts";
+
+/** The newest `_honker_x_meta` format version this kit reads and writes. */
+export const FORMAT_VERSION = 2;
 
 export interface OpenOptions {
   /** Explicit path of the extension (default: getLoadablePath()). */
@@ -60,11 +66,59 @@ export interface OpenOptions {
    * for one.
    */
   checkpointAfterWalBytes?: number;
+  /**
+   * Where warnings about the database as a whole go: today, a -wal file
+   * that keeps growing because a reader pins an old snapshot
+   * (HONKER_WAL_GROWING). Default: logged once per cause.
+   */
+  onError?: (err: unknown) => void;
 }
 
-/** Something `close()` must stop first (workers, subscriptions, the scheduler). */
-export interface Closeable {
-  close(): Promise<void> | void;
+export type { Closeable } from "./host.ts";
+
+/** close()'s default grace for running job handlers before they are aborted and released. */
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
+/**
+ * Set while a transaction's fn runs; marked `escaped` once fn turns out to
+ * be async, so writes by the kit from the code after its first await (which
+ * would run outside any transaction) are refused instead of committing.
+ */
+const transactionScope = new AsyncLocalStorage<{ escaped: boolean }>();
+
+/** Checks every open() argument before the file is touched. */
+function checkOpenArgs(path: unknown, options: unknown): OpenOptions {
+  const fn = "open(path, options)";
+  if (path === "") refuseMemory(path);
+  if (typeof path !== "string" || path.length === 0) {
+    throw args.refuse(fn, "path", "a non-empty string (the database file's path)", path);
+  }
+  if (path.includes("\0")) throw args.refuse(fn, "path", "free of NUL characters", path);
+  if (!(path as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw args.refuse(fn, "path", "well-formed Unicode (it has a lone surrogate)", path);
+  }
+  const o = args.options<OpenOptions>(fn, options);
+  if (o.extensionPath !== undefined) args.text(fn, "options.extensionPath", o.extensionPath, 4096);
+  args.optInt(fn, "options.busyTimeoutMs", o.busyTimeoutMs, 0, args.MAX_TIMER_MS, 5000);
+  const w = args.options<WatcherOptions>(fn, o.watcher, "options.watcher");
+  args.optInt(fn, "options.watcher.pollMinMs", w.pollMinMs, 1, args.MAX_TIMER_MS, 5);
+  args.optInt(fn, "options.watcher.pollMaxMs", w.pollMaxMs, 1, args.MAX_TIMER_MS, 30_000);
+  args.optBool(fn, "options.watcher.fileEvents", w.fileEvents, true);
+  args.optBool(fn, "options.watcher.disablePoll", w.disablePoll, false);
+  if (o.retention !== false) resolveRetentionOptions(o.retention ?? {});
+  const sch = args.options<SchedulerOptions>(fn, o.scheduler, "options.scheduler");
+  args.optInt(fn, "options.scheduler.lockTtl", sch.lockTtl, 2, 3600, 10);
+  args.optFunc(fn, "options.onError", o.onError);
+  args.oneOf(fn, "options.checkpoints", o.checkpoints, ["background", "inline"], "background");
+  args.optInt(
+    fn,
+    "options.checkpointAfterWalBytes",
+    o.checkpointAfterWalBytes,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    4 * 1024 * 1024,
+  );
+  return o;
 }
 
 /** Shared watchers: one per database file per process. */
@@ -130,7 +184,7 @@ export function makeOwnerId(prefix = "honker"): string {
 // biome-ignore lint/suspicious/noExplicitAny: the schema is irrelevant to such code
 export type AnyHonkerDatabase = HonkerDatabase<any>;
 
-export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
+export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host {
   /** The better-sqlite3 connection: use it for the app's own tables. */
   readonly raw: Database.Database;
   /** Absolute path of the database file. */
@@ -153,9 +207,17 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   /** The background retention task (null when disabled). */
   readonly retention: Retention | null;
   private readonly busyTimeoutMs: number;
+  /** The writer's own checkpoint, for when the -wal passes the hard bound. */
+  private readonly forceCheckpoint = () =>
+    prepared(this.raw, "PRAGMA wal_checkpoint(TRUNCATE)").get() as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    };
   private busyTimeoutStmt!: Database.Statement;
 
   constructor(path: string, options: OpenOptions = {}) {
+    options = checkOpenArgs(path, options);
     refuseMemory(path);
     const abs = resolve(path);
     if (!existsSync(dirname(abs))) {
@@ -164,20 +226,18 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
         `open(${path}): the directory ${dirname(abs)} does not exist; create it first.`,
       );
     }
-    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     let raw: Database.Database;
     try {
       raw = new Database(abs);
     } catch (err) {
       throw fromSqlite(err, `open(${path})`);
     }
+    // From here on, a refusal closes everything it opened: the process keeps
+    // no descriptor, and the file is changed only once the schema is in place.
+    let watcher: Watcher | null = null;
     try {
       raw.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-      raw.pragma("journal_mode = WAL");
-      raw.pragma("synchronous = NORMAL");
-      raw.pragma("foreign_keys = ON");
-      raw.pragma("temp_store = MEMORY");
-      raw.pragma(`wal_autocheckpoint = ${options.checkpoints === "inline" ? 10000 : 0}`);
       try {
         raw.loadExtension(options.extensionPath ?? getLoadablePath());
       } catch (err) {
@@ -192,28 +252,45 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
       // the event loop for longer than that commit.
       this.busyTimeoutStmt = raw.prepare("SELECT honker_busy_timeout(?)");
       this.busyTimeoutStmt.get(this.busyTimeoutMs);
+      checkFormatVersion(raw, path);
+      // Bootstrap (one savepoint: all or nothing) before the switch to WAL,
+      // so a file whose tables clash with ours is left as it was.
       raw.prepare("SELECT honker_bootstrap()").get();
+      raw.pragma("journal_mode = WAL");
+      raw.pragma("synchronous = NORMAL");
+      raw.pragma("foreign_keys = ON");
+      raw.pragma("temp_store = MEMORY");
+      // Background checkpoints (and, past a hard bound, the writer itself)
+      // keep the WAL near checkpointAfterWalBytes; see checkpointer.ts.
+      const walTarget = options.checkpointAfterWalBytes ?? 4 * 1024 * 1024;
+      raw.pragma(`wal_autocheckpoint = ${options.checkpoints === "inline" ? 10000 : 0}`);
+      raw.pragma(`journal_size_limit = ${Math.max(walTarget, 1024 * 1024)}`);
+      // A first read in WAL mode opens -wal and -shm now, not at some later call.
+      raw.prepare("SELECT count(*) FROM sqlite_schema").get();
+      this.path = realpathSync(abs);
+      watcher = acquireWatcher(this.path, options.watcher);
+      this.notifyStmt = raw.prepare("SELECT notify(?, ?)").pluck();
     } catch (err) {
+      if (watcher) releaseWatcher(watcher);
       raw.close();
       throw readOnlyHint(fromSqlite(err, `open(${path})`), abs);
     }
     this.raw = raw;
-    this.path = realpathSync(abs);
+    this.watcher = watcher;
     this.ownerId = makeOwnerId(basename(abs));
-    try {
-      this.watcher = acquireWatcher(this.path, options.watcher);
-    } catch (err) {
-      raw.close();
-      throw fromSqlite(err, `open(${path})`);
-    }
-    this.notifyStmt = raw.prepare("SELECT notify(?, ?)").pluck();
     // Built once: better-sqlite3 prepares BEGIN/COMMIT/SAVEPOINT per wrapper.
     this.runner = raw.transaction((f: () => unknown) => {
-      const result = f();
+      const scope = { escaped: false };
+      const result = transactionScope.run(scope, f);
       if (result && typeof (result as { then?: unknown }).then === "function") {
-        throw invalid(
-          "transaction(fn): fn returned a Promise; a transaction cannot span an await. " +
-            "Do the async work first, then write inside a synchronous fn.",
+        scope.escaped = true;
+        // The rejection is ours to report (below); don't let it go unhandled.
+        (result as Promise<unknown>).then(undefined, () => {});
+        throw new HonkerError(
+          "HONKER_INVALID_ARGUMENT",
+          "transaction(fn): fn returned a Promise; a transaction cannot span an await, so " +
+            "nothing of it was committed (and the kit refuses writes from the code after its " +
+            "await). Do the async work first, then write inside a synchronous fn.",
         );
       }
       return result;
@@ -222,7 +299,10 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     this.checkpointer =
       options.checkpoints === "inline"
         ? null
-        : new Checkpointer(this.path, { minWalBytes: options.checkpointAfterWalBytes });
+        : new Checkpointer(this.path, {
+            minWalBytes: options.checkpointAfterWalBytes,
+            onWarning: (err) => report(`database ${this.path}`, options.onError, err),
+          });
     if (options.retention === false) {
       this.retention = null;
     } else {
@@ -248,12 +328,34 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   }
 
   /**
+   * Throws before a write when the file is gone (replaced, deleted or
+   * truncated: writes would land in a dead file or corrupt it) or when the
+   * call comes from the code after an await inside transaction(fn).
+   */
+  private assertWritable(doing: string): void {
+    const failure = this.watcher.failure;
+    if (failure) {
+      throw new HonkerError("HONKER_WATCHER_DEAD", `${doing}: ${failure.message}`, {
+        cause: failure,
+      });
+    }
+    if (transactionScope.getStore()?.escaped) {
+      throw new HonkerError(
+        "HONKER_INVALID_ARGUMENT",
+        `${doing}: called after an await inside transaction(fn), outside any transaction; ` +
+          "refused so that nothing of that transaction commits. Make fn synchronous.",
+      );
+    }
+  }
+
+  /**
    * Runs a write, mapping SQLite errors to HonkerError and waking local
    * waiters once it is committed (now, or when the enclosing transaction
    * commits).
    */
   write<T>(doing: string, fn: () => T): T {
     this.assertOpen(doing);
+    this.assertWritable(doing);
     let out: T;
     try {
       out = fn();
@@ -294,8 +396,10 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
    * become savepoints. `fn` must be synchronous (SQLite transactions cannot
    * span an await).
    */
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => NotPromise<T>): T {
+    args.func("transaction(fn)", "fn", fn);
     this.assertOpen("transaction");
+    this.assertWritable("transaction");
     let out: T;
     try {
       // IMMEDIATE takes the write lock up front, so a commit by another
@@ -310,15 +414,14 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
 
   /** NOTIFY: returns the notification id; inside transaction() it commits with it. */
   notify<C extends ChannelName<S>>(channel: C, payload: ChannelPayload<S, C>): number {
-    if (typeof channel !== "string" || channel === "") {
-      throw invalid("notify(channel, payload): channel must be a non-empty string");
-    }
-    const text = toJson(payload, `notify('${channel}') payload`);
+    args.name("notify(channel, payload)", "channel", channel);
+    const text = toJsonText(payload, `notify('${channel}'): payload`);
     return this.write(`notify('${channel}')`, () => this.notifyStmt.get(channel, text) as number);
   }
 
   /** The named queue (one object per name per handle). */
   queue<Q extends QueueName<S>, R = unknown>(name: Q): Queue<QueuePayload<S, Q>, R> {
+    args.name("queue(name)", "name", name);
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue<QueuePayload<S, Q>, R>(this, name);
@@ -329,6 +432,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
 
   /** The named stream (one object per name per handle). */
   stream<T extends StreamName<S>>(name: T): Stream<StreamPayload<S, T>> {
+    args.name("stream(name)", "name", name);
     let st = this.streams.get(name);
     if (!st) {
       st = new Stream<StreamPayload<S, T>>(this, name);
@@ -398,24 +502,10 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
     return rateLimit(this, name, options);
   }
 
-  /**
-   * Lets a renderer window use exactly `grants` through the bridge (see
-   * honker-electron/renderer). Electron is loaded lazily, or pass it as
-   * `options.electron`.
-   */
-  serve(
-    window: Parameters<typeof serveWindow>[1],
-    grants: Grants<S>,
-    options: ServeOptions & { electron?: ElectronMain } = {},
-  ): ServedWindow {
-    this.assertOpen("serve");
-    return serveWindow(this, window, grants as Grants, options);
-  }
-
   /** After a local commit: wake local waiters, schedule a background checkpoint. */
   private committed(): void {
     this.watcher.notifyLocal();
-    this.checkpointer?.noteCommit();
+    this.checkpointer?.afterCommit(this.forceCheckpoint);
   }
 
   /** Registers something close() must stop first. Returns an unregister function. */
@@ -425,16 +515,23 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
   }
 
   /**
-   * Stops workers (in-flight jobs finish or are left claimable),
-   * subscriptions and the scheduler, then the watcher and the connection.
-   * Safe to call twice.
+   * Stops workers, subscriptions and the scheduler, then the watcher and
+   * the connection. Running job handlers get `graceMs` (default 10 s) to
+   * finish; then their signals are aborted and their jobs put back for
+   * another run, so close() always resolves. Safe to call twice.
    */
-  close(): Promise<void> {
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    const o = args.options<{ graceMs?: number }>("close(options)", options);
+    const graceMs = args.ms(
+      "close(options)",
+      "options.graceMs",
+      o.graceMs ?? DEFAULT_CLOSE_GRACE_MS,
+    );
     if (this.closing) return this.closing;
     this.closing = (async () => {
       const items = [...this.closeables];
       this.closeables.clear();
-      await Promise.allSettled(items.map(async (item) => item.close()));
+      await Promise.allSettled(items.map(async (item) => item.close({ graceMs })));
       await this.checkpointer?.close();
       releaseWatcher(this.watcher);
       if (this.raw.open) this.raw.close();
@@ -451,6 +548,31 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> {
  * const db = open<AppSchema>(join(app.getPath("userData"), "app.db"));
  * ```
  */
+/** A function's return type that is not a Promise (transaction fns must be synchronous). */
+export type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
+
+/** Refuses a file written by a newer kit (its tables may mean something we don't know). */
+function checkFormatVersion(raw: Database.Database, path: string): void {
+  let version: number;
+  try {
+    const v = raw
+      .prepare("SELECT value FROM _honker_x_meta WHERE key = 'format_version'")
+      .pluck()
+      .get();
+    version = Number(v ?? 0);
+  } catch {
+    return; // no meta table yet: a honker or a new file
+  }
+  if (version > FORMAT_VERSION) {
+    throw new HonkerError(
+      "HONKER_FORMAT_VERSION",
+      `open(${path}): the file's honker-electron format version is ${version}, newer than ` +
+        `this version of the kit understands (${FORMAT_VERSION}); it was written by a newer ` +
+        "honker-electron. Upgrade the package; this one refuses to write it.",
+    );
+  }
+}
+
 export function open<S extends HonkerSchema = AnySchema>(
   path: string,
   options: OpenOptions = {},

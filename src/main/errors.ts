@@ -24,7 +24,10 @@ export type HonkerErrorCode =
   | "HONKER_CANNOT_OPEN"
   | "HONKER_SQLITE"
   | "HONKER_FORBIDDEN"
-  | "HONKER_RATE_LIMITED";
+  | "HONKER_RATE_LIMITED"
+  | "HONKER_FORMAT_VERSION"
+  | "HONKER_JOB_DEAD"
+  | "HONKER_WAL_GROWING";
 
 export class HonkerError extends Error {
   override readonly name = "HonkerError";

@@ -33,6 +33,9 @@ export type {
   StreamGrant,
 } from "./bridge/grants.ts";
 export { serveNodePort } from "./bridge/node.ts";
+
+import "./bridge/serve.ts";
+
 export { BridgeSession } from "./bridge/session.ts";
 export type { StandardSchemaV1 } from "./bridge/validate.ts";
 export { HonkerDatabase, makeOwnerId, type OpenOptions, open } from "./database.ts";

@@ -5,20 +5,13 @@
  * in the writer's transaction, so a rolled-back notify is never seen.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
+import * as args from "./args.ts";
 import { fromSqlite } from "./errors.ts";
-import { fromJson } from "./json.ts";
-import {
-  checkBatchSize,
-  checkName,
-  LiveIterator,
-  prunePasses,
-  type RetentionOptions,
-  runHandler,
-} from "./stream.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
+import { LiveIterator, runHandler } from "./live-tail.ts";
+import { prunePasses, type RetentionOptions } from "./prune.ts";
+import { plucked, prepared } from "./statements.ts";
+import { fromJsonText } from "./values.ts";
 
 export interface Notification<P> {
   id: number;
@@ -56,25 +49,28 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
   private cursor: number;
   private readonly readStmt: Database.Statement;
 
-  constructor(db: AnyDatabase, channel: string, options: ListenOptions = {}) {
-    checkName(channel, "listen(channel): channel");
+  constructor(db: Host, channel: string, options: ListenOptions = {}) {
+    args.name("listen(channel)", "channel", channel);
     const what = `listen('${channel}')`;
-    const batchSize = checkBatchSize(options.batchSize, what);
+    const o = args.options<ListenOptions>(what, options);
+    const batchSize = args.optInt(what, "options.batchSize", o.batchSize, 1, args.MAX_BATCH, 100);
+    args.optSignal(what, "options.signal", o.signal);
     db.assertOpen(what);
     // Subscribes to the watcher first (in super), then records where "now" is.
-    super(db, batchSize, options.signal);
+    super(db, batchSize, o.signal);
     this.channel = channel;
     try {
       // `+?` keeps SQLite from recompiling the statement whenever a new
       // value is bound (it would for a bare LIMIT ? or channel = ?).
-      this.readStmt = db.raw.prepare(
+      this.readStmt = prepared(
+        db.raw,
         "SELECT id, payload, created_at FROM _honker_notifications " +
           "WHERE channel = +? AND id > ? ORDER BY id LIMIT +?",
       );
-      this.cursor = db.raw
-        .prepare("SELECT COALESCE(MAX(id), 0) FROM _honker_notifications")
-        .pluck()
-        .get() as number;
+      this.cursor = plucked(
+        db.raw,
+        "SELECT COALESCE(MAX(id), 0) FROM _honker_notifications",
+      ).get() as number;
     } catch (err) {
       void this.close();
       throw fromSqlite(err, what);
@@ -96,7 +92,7 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
     return rows.map((row) => ({
       id: row.id,
       channel: this.channel,
-      payload: fromJson<P>(row.payload),
+      payload: fromJsonText<P>(row.payload),
       createdAt: row.created_at,
     }));
   }
@@ -109,11 +105,7 @@ export class Listener<P> extends LiveIterator<Notification<P>> {
  * for await (const n of listen<{ key: string }>(db, "settings-changed")) apply(n.payload);
  * ```
  */
-export function listen<P>(
-  db: AnyDatabase,
-  channel: string,
-  options: ListenOptions = {},
-): Listener<P> {
+export function listen<P>(db: Host, channel: string, options: ListenOptions = {}): Listener<P> {
   return new Listener<P>(db, channel, options);
 }
 
@@ -122,22 +114,25 @@ export function listen<P>(
  * a function that stops listening (after the callback in progress).
  */
 export function listenCallback<P>(
-  db: AnyDatabase,
+  db: Host,
   channel: string,
   fn: (notification: Notification<P>) => void | Promise<void>,
   options: ListenCallbackOptions = {},
 ): () => Promise<void> {
-  const { onError, ...listenOptions } = options;
+  const what = `listen('${String(channel)}', fn)`;
+  args.func(what, "fn", fn);
+  const { onError, ...listenOptions } = args.options<ListenCallbackOptions>(what, options);
+  args.optFunc(what, "options.onError", onError);
   const handle = runHandler(db, new Listener<P>(db, channel, listenOptions), fn, onError, false);
   return () => handle.close();
 }
 
 /** Prunes notifications by age and/or count; returns the number deleted. */
-export function pruneNotifications(db: AnyDatabase, options: RetentionOptions): number {
+export function pruneNotifications(db: Host, options: RetentionOptions): number {
   db.assertOpen("pruneNotifications");
   let stmt: Database.Statement;
   try {
-    stmt = db.raw.prepare("SELECT honker_prune_notifications(?, ?, ?)").pluck();
+    stmt = plucked(db.raw, "SELECT honker_prune_notifications(?, ?, ?)");
   } catch (err) {
     throw fromSqlite(err, "pruneNotifications");
   }

@@ -18,12 +18,10 @@
  */
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
+import * as args from "./args.ts";
 import { HonkerError, invalid } from "./errors.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
+import { plucked, prepared } from "./statements.ts";
 
 /** A held lock. */
 export interface Lock {
@@ -59,28 +57,20 @@ interface LockStatements {
   peek: Database.Statement;
 }
 
-const statements = new WeakMap<Database.Database, LockStatements>();
-
-function stmts(db: AnyDatabase): LockStatements {
-  let s = statements.get(db.raw);
-  if (!s) {
-    s = {
-      acquire: db.raw.prepare("SELECT honker_lock_acquire(?, ?, ?)").pluck(),
-      release: db.raw.prepare("SELECT honker_lock_release(?, ?)").pluck(),
-      renew: db.raw.prepare("SELECT honker_lock_renew(?, ?, ?)").pluck(),
-      peek: db.raw.prepare(
-        "SELECT owner, expires_at AS expiresAt FROM _honker_locks WHERE name = ?",
-      ),
-    };
-    statements.set(db.raw, s);
-  }
-  return s;
+function stmts(db: Host): LockStatements {
+  return {
+    acquire: plucked(db.raw, "SELECT honker_lock_acquire(?, ?, ?)"),
+    release: plucked(db.raw, "SELECT honker_lock_release(?, ?)"),
+    renew: plucked(db.raw, "SELECT honker_lock_renew(?, ?, ?)"),
+    peek: prepared(
+      db.raw,
+      "SELECT owner, expires_at AS expiresAt FROM _honker_locks WHERE name = ?",
+    ),
+  };
 }
 
 function checkName(name: unknown, doing: string): asserts name is string {
-  if (typeof name !== "string" || name === "") {
-    throw invalid(`${doing}: the lock name must be a non-empty string`);
-  }
+  args.name(doing, "name", name);
 }
 
 function checkTtl(ttl: unknown, doing: string): asserts ttl is number {
@@ -92,33 +82,30 @@ function checkTtl(ttl: unknown, doing: string): asserts ttl is number {
 }
 
 /** A fresh owner id for one acquisition: the handle's id plus a suffix. */
-export function lockOwner(db: AnyDatabase): string {
+export function lockOwner(db: Host): string {
   return `${db.ownerId}:${randomBytes(4).toString("hex")}`;
 }
 
 /** One attempt to take `name` for `owner`; true if held now. */
-export function acquireLock(db: AnyDatabase, name: string, owner: string, ttl: number): boolean {
+export function acquireLock(db: Host, name: string, owner: string, ttl: number): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') acquire`, () => s.acquire.get(name, owner, ttl) === 1);
 }
 
 /** Extends a live lock held by `owner`; false if it lapsed or belongs to someone else. */
-export function renewLock(db: AnyDatabase, name: string, owner: string, ttl: number): boolean {
+export function renewLock(db: Host, name: string, owner: string, ttl: number): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') renew`, () => s.renew.get(name, owner, ttl) === 1);
 }
 
 /** Releases `name` if `owner` holds it. */
-export function releaseLock(db: AnyDatabase, name: string, owner: string): boolean {
+export function releaseLock(db: Host, name: string, owner: string): boolean {
   const s = stmts(db);
   return db.write(`lock('${name}') release`, () => s.release.get(name, owner) === 1);
 }
 
 /** The current holder and expiry (unix s) of `name`, or null if nobody holds it. */
-export function lockHolder(
-  db: AnyDatabase,
-  name: string,
-): { owner: string; expiresAt: number } | null {
+export function lockHolder(db: Host, name: string): { owner: string; expiresAt: number } | null {
   const s = stmts(db);
   const row = db.read(`lock('${name}') holder`, () => s.peek.get(name)) as
     | { owner: string; expiresAt: number }
@@ -127,7 +114,7 @@ export function lockHolder(
 }
 
 /** True when a peek says an acquire attempt could succeed. */
-function looksFree(db: AnyDatabase, name: string): boolean {
+function looksFree(db: Host, name: string): boolean {
   const holder = lockHolder(db, name);
   return holder === null || holder.expiresAt <= Math.floor(Date.now() / 1000);
 }
@@ -140,7 +127,7 @@ function looksFree(db: AnyDatabase, name: string): boolean {
  * if (lock) try { await exportAll(); } finally { lock.release(); }
  * ```
  */
-export function tryLock(db: AnyDatabase, name: string, ttl = DEFAULT_LOCK_TTL): Lock | null {
+export function tryLock(db: Host, name: string, ttl = DEFAULT_LOCK_TTL): Lock | null {
   checkName(name, "tryLock(db, name, ttl)");
   checkTtl(ttl, `tryLock(db, '${name}', ttl)`);
   const owner = lockOwner(db);
@@ -179,7 +166,7 @@ function heldError(name: string, waitedMs: number | null): HonkerError {
  * holder's release) and at the holder's expiry; nothing else.
  */
 function waitForLock(
-  db: AnyDatabase,
+  db: Host,
   name: string,
   owner: string,
   ttl: number,
@@ -233,7 +220,10 @@ function waitForLock(
     });
     signal?.addEventListener("abort", onAbort, { once: true });
     if (maxWaitMs !== null) {
-      timer = setTimeout(() => finish(heldError(name, Date.now() - started)), maxWaitMs);
+      timer = setTimeout(
+        () => finish(heldError(name, Date.now() - started)),
+        args.timerMs(maxWaitMs),
+      );
     }
     attempt();
   });
@@ -250,14 +240,16 @@ function waitForLock(
  * ```
  */
 export async function withLock<T>(
-  db: AnyDatabase,
+  db: Host,
   name: string,
   fn: (signal: AbortSignal) => Promise<T> | T,
   options: WithLockOptions = {},
 ): Promise<T> {
   checkName(name, "withLock(db, name, fn)");
   const doing = `withLock('${name}')`;
-  if (typeof fn !== "function") throw invalid(`${doing}: fn must be a function`);
+  args.func(doing, "fn", fn);
+  options = args.options<WithLockOptions>(doing, options);
+  args.optSignal(doing, "options.signal", options.signal);
   const ttl = options.ttl ?? DEFAULT_LOCK_TTL;
   checkTtl(ttl, doing);
   const wait = options.wait ?? false;
@@ -303,7 +295,7 @@ export async function withLock<T>(
         if (Date.now() - lastRenewed >= ttl * 1000 - 1000) loseLock("renewal failed", err);
       }
     },
-    Math.max(50, Math.floor((ttl * 1000) / 3)),
+    args.timerMs(Math.max(50, Math.floor((ttl * 1000) / 3))),
   );
   renewTimer.unref();
   const untrack = db.track({

@@ -3,10 +3,11 @@
  * claim/ack/retry/fail for hand-rolled workers, status, dead letters and
  * results. `work()` runs handlers for you (see worker.ts).
  */
-import type Database from "better-sqlite3";
-import type { AnyHonkerDatabase } from "./database.ts";
-import { HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
+import * as args from "./args.ts";
+import { HonkerError } from "./errors.ts";
+import type { Host } from "./host.ts";
+import { plucked, prepared } from "./statements.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 import { Worker, type WorkHandler, type WorkOptions } from "./worker.ts";
 
 export interface EnqueueOptions {
@@ -65,7 +66,10 @@ export interface QueueStats {
   pending: number;
   processing: number;
   dead: number;
-  /** Seconds the oldest due pending job has waited, 0 if none. */
+  /**
+   * Seconds the oldest due job has waited to be claimed (a pending job since
+   * its run_at; a job whose claim lapsed since the claim expired), 0 if none.
+   */
   oldestPendingAgeS: number;
   /** Unix seconds of the next delayed job or claim expiry, null if none. */
   nextRunAt: number | null;
@@ -117,55 +121,57 @@ interface ClaimRow {
   worker_id: string;
 }
 
-const MAX_BATCH = 10000;
-
-function nonNegInt(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw invalid(`${what} must be a whole number >= 0, got ${String(v)}`);
+/** Checks enqueue options where they enter; returns the extension's arguments. */
+function enqueueArgs(
+  fn: string,
+  options: unknown,
+): {
+  runAt: number | null;
+  delay: number | null;
+  priority: number;
+  maxAttempts: number;
+  expires: number | null;
+  key: string | undefined;
+} {
+  const o = args.options<EnqueueOptions>(fn, options);
+  let runAt: number | null = null;
+  if (o.runAt instanceof Date) {
+    const t = o.runAt.getTime();
+    if (!Number.isFinite(t)) throw args.refuse(fn, "options.runAt", "a valid Date", "Invalid Date");
+    runAt = args.int(fn, "options.runAt (as unix seconds)", Math.floor(t / 1000), 0, args.MAX_UNIX);
+  } else if (o.runAt !== undefined) {
+    runAt = Math.floor(args.num(fn, "options.runAt", o.runAt, 0, args.MAX_UNIX));
   }
-  return v;
-}
-
-function jobId(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-    throw invalid(`${what}: job id must be a positive whole number, got ${String(v)}`);
-  }
-  return v;
-}
-
-/** Statements are prepared once per queue object, on first use. */
-class Statements {
-  private readonly cache = new Map<string, Database.Statement>();
-  private readonly raw: Database.Database;
-  constructor(raw: Database.Database) {
-    this.raw = raw;
-  }
-  get(sql: string): Database.Statement {
-    let st = this.cache.get(sql);
-    if (!st) {
-      st = this.raw.prepare(sql);
-      this.cache.set(sql, st);
-    }
-    return st;
-  }
+  const delay =
+    o.delay === undefined
+      ? null
+      : Math.ceil(args.num(fn, "options.delay", o.delay, -args.MAX_SECONDS, args.MAX_SECONDS));
+  const expires =
+    o.expires === undefined
+      ? null
+      : Math.ceil(args.num(fn, "options.expires", o.expires, 0, args.MAX_SECONDS));
+  return {
+    runAt,
+    delay,
+    priority: args.optInt(fn, "options.priority", o.priority, -1_000_000_000, 1_000_000_000, 0),
+    maxAttempts: args.optInt(fn, "options.maxAttempts", o.maxAttempts, 1, 1_000_000, 3),
+    expires,
+    key: o.key === undefined ? undefined : args.name(fn, "options.key", o.key),
+  };
 }
 
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
-  private readonly db: AnyHonkerDatabase;
-  private readonly st: Statements;
+  private readonly db: Host;
 
-  constructor(db: AnyHonkerDatabase, name: string) {
-    if (typeof name !== "string" || name === "") {
-      throw invalid("queue(name): name must be a non-empty string");
-    }
+  constructor(db: Host, name: string) {
+    args.name("queue(name)", "name", name);
     this.db = db;
     this.name = name;
-    this.st = new Statements(db.raw);
   }
 
   /** The database this queue lives in. */
-  get database(): AnyHonkerDatabase {
+  get database(): Host {
     return this.db;
   }
 
@@ -175,45 +181,28 @@ export class Queue<P = unknown, R = unknown> {
    */
   enqueue(payload: P, options: EnqueueOptions = {}): number {
     const doing = `queue('${this.name}').enqueue`;
-    const text = toJson(payload, `${doing} payload`);
-    const runAt =
-      options.runAt instanceof Date ? Math.floor(options.runAt.getTime() / 1000) : options.runAt;
-    if (runAt !== undefined && (typeof runAt !== "number" || !Number.isFinite(runAt))) {
-      throw invalid(`${doing}: runAt must be a Date or unix seconds`);
-    }
-    if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
-      throw invalid(`${doing}: key must be a non-empty string`);
-    }
-    const args = [
-      this.name,
-      text,
-      runAt === undefined ? null : Math.floor(runAt),
-      options.delay ?? null,
-      options.priority ?? 0,
-      options.maxAttempts ?? 3,
-      options.expires ?? null,
-    ];
+    const text = toJsonText(payload, `${doing}: payload`);
+    const a = enqueueArgs(doing, options);
+    const values = [this.name, text, a.runAt, a.delay, a.priority, a.maxAttempts, a.expires];
     const insert = () =>
-      this.st
-        .get("SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)")
-        .pluck()
-        .get(...args) as number;
-    if (options.key === undefined) return this.db.write(doing, insert);
-    const key = options.key;
+      plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(...values) as number;
+    if (a.key === undefined) return this.db.write(doing, insert);
+    const key = a.key;
     return this.db.transaction(() =>
       this.db.write(doing, () => {
-        const existing = this.st
-          .get(
-            "SELECT d.job_id FROM _honker_x_dedup d JOIN _honker_live l ON l.id = d.job_id " +
-              "WHERE d.queue = ? AND d.key = ?",
-          )
+        const existing = prepared(
+          this.db.raw,
+          "SELECT d.job_id FROM _honker_x_dedup d JOIN _honker_live l ON l.id = d.job_id " +
+            "WHERE d.queue = ? AND d.key = ?",
+        )
           .pluck()
           .get(this.name, key) as number | undefined;
         if (existing !== undefined) return existing;
         const id = insert();
-        this.st
-          .get("INSERT OR REPLACE INTO _honker_x_dedup (queue, key, job_id) VALUES (?, ?, ?)")
-          .run(this.name, key, id);
+        prepared(
+          this.db.raw,
+          "INSERT OR REPLACE INTO _honker_x_dedup (queue, key, job_id) VALUES (?, ?, ?)",
+        ).run(this.name, key, id);
         return id;
       }),
     );
@@ -221,9 +210,11 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Adds many jobs (with the same options) in one transaction; returns their ids in order. */
   enqueueMany(payloads: readonly P[], options: EnqueueOptions = {}): number[] {
-    if (!Array.isArray(payloads)) {
-      throw invalid(`queue('${this.name}').enqueueMany: payloads must be an array`);
-    }
+    const doing = `queue('${this.name}').enqueueMany`;
+    if (!Array.isArray(payloads)) throw args.refuse(doing, "payloads", "an array", payloads);
+    // Everything is checked before the first row is written.
+    for (let i = 0; i < payloads.length; i++) toJsonText(payloads[i], `${doing}: payloads[${i}]`);
+    enqueueArgs(doing, options);
     return this.db.transaction(() => payloads.map((p) => this.enqueue(p, options)));
   }
 
@@ -236,19 +227,29 @@ export class Queue<P = unknown, R = unknown> {
     options: { batchSize?: number; visibilityTimeout?: number } = {},
   ): ClaimedJob<P>[] {
     const doing = `queue('${this.name}').claim`;
-    const n = nonNegInt(options.batchSize ?? 1, `${doing}: batchSize`);
-    if (n > MAX_BATCH) throw invalid(`${doing}: batchSize must be at most ${MAX_BATCH}`);
-    const timeout = nonNegInt(options.visibilityTimeout ?? 30, `${doing}: visibilityTimeout`);
+    args.name(doing, "workerId", workerId);
+    const o = args.options<{ batchSize?: number; visibilityTimeout?: number }>(doing, options);
+    const n = args.optInt(doing, "options.batchSize", o.batchSize, 0, args.MAX_BATCH, 1);
+    const timeout = args.optInt(
+      doing,
+      "options.visibilityTimeout",
+      o.visibilityTimeout,
+      0,
+      args.MAX_SECONDS,
+      30,
+    );
     const text = this.db.write(doing, () =>
-      this.st
-        .get("SELECT honker_claim_batch(?, ?, ?, ?)")
-        .pluck()
-        .get(this.name, workerId, n, timeout),
+      plucked(this.db.raw, "SELECT honker_claim_batch(?, ?, ?, ?)").get(
+        this.name,
+        workerId,
+        n,
+        timeout,
+      ),
     ) as string;
     return (JSON.parse(text) as ClaimRow[]).map((r) => ({
       id: r.id,
       queue: r.queue,
-      payload: fromJson<P>(r.payload),
+      payload: fromJsonText<P>(r.payload),
       attempts: r.attempts,
       workerId: r.worker_id,
       claimExpiresAt: r.claim_expires_at,
@@ -258,10 +259,11 @@ export class Queue<P = unknown, R = unknown> {
   /** Completes a job; false if the claim was lost (expired or taken over). */
   ack(id: number, workerId: string): boolean {
     const doing = `queue('${this.name}').ack`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
     return this.db.write(doing, () => {
-      const ok = this.st.get("SELECT honker_ack(?, ?)").pluck().get(id, workerId) === 1;
-      if (ok) this.st.get("DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
+      const ok = plucked(this.db.raw, "SELECT honker_ack(?, ?)").get(id, workerId) === 1;
+      if (ok) prepared(this.db.raw, "DELETE FROM _honker_x_progress WHERE job_id = ?").run(id);
       return ok;
     });
   }
@@ -269,48 +271,82 @@ export class Queue<P = unknown, R = unknown> {
   /** Acks many jobs; returns how many were still ours. */
   ackMany(ids: readonly number[], workerId: string): number {
     const doing = `queue('${this.name}').ackMany`;
-    for (const id of ids) jobId(id, doing);
+    args.ids(doing, "ids", ids);
+    args.name(doing, "workerId", workerId);
     return this.db.write(
       doing,
       () =>
-        this.st
-          .get("SELECT honker_ack_batch(?, ?)")
-          .pluck()
-          .get(JSON.stringify(ids), workerId) as number,
+        plucked(this.db.raw, "SELECT honker_ack_batch(?, ?)").get(
+          JSON.stringify(ids),
+          workerId,
+        ) as number,
     );
   }
 
   /** Puts a job back after `delaySeconds`, or dead-letters it on its last attempt. */
   retry(id: number, workerId: string, delaySeconds: number, error: string | null = null): boolean {
     const doing = `queue('${this.name}').retry`;
-    jobId(id, doing);
-    const delay = nonNegInt(Math.ceil(delaySeconds), `${doing}: delaySeconds`);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const delay = Math.ceil(args.num(doing, "delaySeconds", delaySeconds, 0, args.MAX_SECONDS));
+    if (error !== null) args.text(doing, "error", error);
     return this.db.write(
       doing,
       () =>
-        this.st.get("SELECT honker_retry(?, ?, ?, ?)").pluck().get(id, workerId, delay, error) ===
+        plucked(this.db.raw, "SELECT honker_retry(?, ?, ?, ?)").get(id, workerId, delay, error) ===
         1,
     );
+  }
+
+  /**
+   * Like retry(), but says what became of the job: "retry" (back to
+   * pending), "dead" (that was its last attempt), or "lost" (the claim was
+   * no longer ours; nothing was written).
+   */
+  retryJob(
+    id: number,
+    workerId: string,
+    delaySeconds: number,
+    error: string | null = null,
+  ): "retry" | "dead" | "lost" {
+    const doing = `queue('${this.name}').retryJob`;
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const delay = Math.ceil(args.num(doing, "delaySeconds", delaySeconds, 0, args.MAX_SECONDS));
+    if (error !== null) args.text(doing, "error", error);
+    const code = this.db.write(doing, () => {
+      // TODO(native): one call, honker_x_retry, once the extension has it.
+      const ok =
+        plucked(this.db.raw, "SELECT honker_retry(?, ?, ?, ?)").get(id, workerId, delay, error) ===
+        1;
+      if (!ok) return 0;
+      return plucked(this.db.raw, "SELECT 1 FROM _honker_dead WHERE id = ?").get(id) === 1 ? 2 : 1;
+    });
+    return code === 1 ? "retry" : code === 2 ? "dead" : "lost";
   }
 
   /** Dead-letters a claimed job with `error`. */
   fail(id: number, workerId: string, error: string | null = null): boolean {
     const doing = `queue('${this.name}').fail`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    if (error !== null) args.text(doing, "error", error);
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_fail(?, ?, ?)").pluck().get(id, workerId, error) === 1,
+      () => plucked(this.db.raw, "SELECT honker_fail(?, ?, ?)").get(id, workerId, error) === 1,
     );
   }
 
   /** Extends a live claim by `extendSeconds` from now. */
   heartbeat(id: number, workerId: string, extendSeconds: number): boolean {
     const doing = `queue('${this.name}').heartbeat`;
-    jobId(id, doing);
-    const extend = nonNegInt(Math.ceil(extendSeconds), `${doing}: extendSeconds`);
+    args.id(doing, "id", id);
+    args.name(doing, "workerId", workerId);
+    const extend = Math.ceil(args.num(doing, "extendSeconds", extendSeconds, 0, args.MAX_SECONDS));
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_heartbeat(?, ?, ?)").pluck().get(id, workerId, extend) === 1,
+      () =>
+        plucked(this.db.raw, "SELECT honker_heartbeat(?, ?, ?)").get(id, workerId, extend) === 1,
     );
   }
 
@@ -320,46 +356,47 @@ export class Queue<P = unknown, R = unknown> {
    */
   cancel(id: number): boolean {
     const doing = `queue('${this.name}').cancel`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     return this.db.write(
       doing,
-      () => this.st.get("SELECT honker_cancel(?, ?)").pluck().get(this.name, id) === 1,
+      () => plucked(this.db.raw, "SELECT honker_cancel(?, ?)").get(this.name, id) === 1,
     );
   }
 
   /** Stores a progress value for a running job (readable by getJob and renderers). */
   setProgress(id: number, progress: unknown): void {
-    const doing = `queue('${this.name}').progress`;
-    const text = toJson(progress, `${doing} value`);
+    const doing = `queue('${this.name}').setProgress`;
+    args.id(doing, "id", id);
+    const text = toJsonText(progress, `${doing}: progress`);
     this.db.write(doing, () =>
-      this.st
-        .get(
-          "INSERT INTO _honker_x_progress (job_id, progress, updated_at) VALUES (?, ?, unixepoch()) " +
-            "ON CONFLICT(job_id) DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
-        )
-        .run(id, text),
+      prepared(
+        this.db.raw,
+        "INSERT INTO _honker_x_progress (job_id, progress, updated_at) VALUES (?, ?, unixepoch()) " +
+          "ON CONFLICT(job_id) DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
+      ).run(id, text),
     );
   }
 
   /** Everything known about a job: live, dead, or completed with a result. */
   getJob(id: number): JobInfo<P, R> | null {
     const doing = `queue('${this.name}').getJob`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     return this.db.read(doing, () => {
-      const progressText = this.st
-        .get("SELECT progress FROM _honker_x_progress WHERE job_id = ?")
-        .pluck()
-        .get(id) as string | undefined;
-      const progress = progressText === undefined ? undefined : fromJson(progressText);
-      const live = this.st
-        .get("SELECT * FROM _honker_live WHERE id = ? AND queue = ?")
-        .get(id, this.name) as LiveRow | undefined;
+      const progressText = plucked(
+        this.db.raw,
+        "SELECT progress FROM _honker_x_progress WHERE job_id = ?",
+      ).get(id) as string | undefined;
+      const progress = progressText === undefined ? undefined : fromJsonText(progressText);
+      const live = prepared(
+        this.db.raw,
+        "SELECT * FROM _honker_live WHERE id = ? AND queue = ?",
+      ).get(id, this.name) as LiveRow | undefined;
       if (live) {
         return {
           id,
           queue: live.queue,
           state: live.state,
-          payload: fromJson<P>(live.payload),
+          payload: fromJsonText<P>(live.payload),
           attempts: live.attempts,
           maxAttempts: live.max_attempts,
           priority: live.priority,
@@ -372,15 +409,16 @@ export class Queue<P = unknown, R = unknown> {
           error: null,
         };
       }
-      const dead = this.st
-        .get("SELECT * FROM _honker_dead WHERE id = ? AND queue = ?")
-        .get(id, this.name) as DeadRow | undefined;
+      const dead = prepared(
+        this.db.raw,
+        "SELECT * FROM _honker_dead WHERE id = ? AND queue = ?",
+      ).get(id, this.name) as DeadRow | undefined;
       if (dead) {
         return {
           id,
           queue: dead.queue,
           state: "dead",
-          payload: fromJson<P>(dead.payload),
+          payload: fromJsonText<P>(dead.payload),
           attempts: dead.attempts,
           maxAttempts: dead.max_attempts,
           priority: dead.priority,
@@ -408,7 +446,7 @@ export class Queue<P = unknown, R = unknown> {
         workerId: null,
         claimExpiresAt: null,
         progress,
-        result: result === undefined ? undefined : fromJson<R>(result),
+        result: result === undefined ? undefined : fromJsonText<R>(result),
         error: null,
       };
     });
@@ -417,16 +455,19 @@ export class Queue<P = unknown, R = unknown> {
   /** Counts and ages for dashboards and status bars. */
   stats(): QueueStats {
     return this.db.read(`queue('${this.name}').stats`, () => {
-      const row = this.st
-        .get(
-          "SELECT " +
-            "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'pending') AS pending, " +
-            "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'processing') AS processing, " +
-            "(SELECT count(*) FROM _honker_dead WHERE queue = @queue) AS dead, " +
-            "(SELECT min(run_at) FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch()) AS oldest, " +
-            "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
-        )
-        .get({ queue: this.name }) as {
+      const row = prepared(
+        this.db.raw,
+        "SELECT " +
+          "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'pending') AS pending, " +
+          "(SELECT count(*) FROM _honker_live WHERE queue = @queue AND state = 'processing') AS processing, " +
+          "(SELECT count(*) FROM _honker_dead WHERE queue = @queue) AS dead, " +
+          // Due since: run_at for pending jobs, claim_expires_at for claims that lapsed
+          // (a worker died: the job waits to be claimed again just the same).
+          "(SELECT min(due) FROM (" +
+          "SELECT min(run_at) AS due FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch() " +
+          "UNION ALL SELECT min(claim_expires_at) FROM _honker_live WHERE queue = @queue AND state = 'processing' AND claim_expires_at < unixepoch())) AS oldest, " +
+          "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
+      ).get({ queue: this.name }) as {
         pending: number;
         processing: number;
         dead: number;
@@ -448,7 +489,7 @@ export class Queue<P = unknown, R = unknown> {
   nextClaimAt(): number {
     return this.db.read(
       `queue('${this.name}').nextClaimAt`,
-      () => this.st.get("SELECT honker_queue_next_claim_at(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_queue_next_claim_at(?)").get(this.name) as number,
     );
   }
 
@@ -460,22 +501,25 @@ export class Queue<P = unknown, R = unknown> {
   readyAt(): number {
     return this.db.read(
       `queue('${this.name}').readyAt`,
-      () => this.st.get("SELECT honker_x_queue_ready_at(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_x_queue_ready_at(?)").get(this.name) as number,
     );
   }
 
   /** Dead letters, newest first. */
   deadLetters(options: { limit?: number; offset?: number } = {}): DeadJob<P>[] {
-    const limit = nonNegInt(options.limit ?? 100, "deadLetters: limit");
-    const offset = nonNegInt(options.offset ?? 0, "deadLetters: offset");
+    const doing = `queue('${this.name}').deadLetters`;
+    const o = args.options<{ limit?: number; offset?: number }>(doing, options);
+    const limit = args.optInt(doing, "options.limit", o.limit, 0, args.MAX_BATCH, 100);
+    const offset = args.optInt(doing, "options.offset", o.offset, 0, Number.MAX_SAFE_INTEGER, 0);
     return this.db.read(`queue('${this.name}').deadLetters`, () =>
       (
-        this.st
-          .get("SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id DESC LIMIT ? OFFSET ?")
-          .all(this.name, limit, offset) as DeadRow[]
+        prepared(
+          this.db.raw,
+          "SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+        ).all(this.name, limit, offset) as DeadRow[]
       ).map((r) => ({
         id: r.id,
-        payload: fromJson<P>(r.payload),
+        payload: fromJsonText<P>(r.payload),
         attempts: r.attempts,
         maxAttempts: r.max_attempts,
         error: r.last_error,
@@ -491,21 +535,24 @@ export class Queue<P = unknown, R = unknown> {
    */
   redrive(ids?: readonly number[]): number[] {
     const doing = `queue('${this.name}').redrive`;
+    if (ids !== undefined) args.ids(doing, "ids", ids);
     return this.db.transaction(() =>
       this.db.write(doing, () => {
         const rows = (
           ids === undefined
-            ? this.st
-                .get("SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id LIMIT 10000")
-                .all(this.name)
+            ? prepared(
+                this.db.raw,
+                "SELECT * FROM _honker_dead WHERE queue = ? ORDER BY id LIMIT 10000",
+              ).all(this.name)
             : ids.map((id) =>
-                this.st
-                  .get("SELECT * FROM _honker_dead WHERE queue = ? AND id = ?")
-                  .get(this.name, jobId(id, doing)),
+                prepared(this.db.raw, "SELECT * FROM _honker_dead WHERE queue = ? AND id = ?").get(
+                  this.name,
+                  id,
+                ),
               )
         ).filter((r): r is DeadRow => r !== undefined) as DeadRow[];
-        const enqueue = this.st.get("SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)").pluck();
-        const del = this.st.get("DELETE FROM _honker_dead WHERE id = ?");
+        const enqueue = plucked(this.db.raw, "SELECT honker_enqueue(?, ?, NULL, NULL, ?, ?, NULL)");
+        const del = prepared(this.db.raw, "DELETE FROM _honker_dead WHERE id = ?");
         return rows.map((r) => {
           const id = enqueue.get(this.name, r.payload, r.priority, r.max_attempts) as number;
           del.run(r.id);
@@ -518,18 +565,18 @@ export class Queue<P = unknown, R = unknown> {
   /** Deletes dead letters of this queue (all, or older than `olderThanS`); returns the count. */
   purgeDead(options: { olderThanS?: number } = {}): number {
     const doing = `queue('${this.name}').purgeDead`;
+    const o = args.options<{ olderThanS?: number }>(doing, options);
     const age =
-      options.olderThanS === undefined
+      o.olderThanS === undefined
         ? null
-        : nonNegInt(options.olderThanS, `${doing}: olderThanS`);
+        : args.int(doing, "options.olderThanS", o.olderThanS, 0, args.MAX_SECONDS);
     return this.db.write(
       doing,
       () =>
-        this.st
-          .get(
-            "DELETE FROM _honker_dead WHERE queue = ? AND (? IS NULL OR died_at < unixepoch() - ?)",
-          )
-          .run(this.name, age, age).changes,
+        prepared(
+          this.db.raw,
+          "DELETE FROM _honker_dead WHERE queue = ? AND (? IS NULL OR died_at < unixepoch() - ?)",
+        ).run(this.name, age, age).changes,
     );
   }
 
@@ -537,26 +584,27 @@ export class Queue<P = unknown, R = unknown> {
   sweepExpired(): number {
     return this.db.write(
       `queue('${this.name}').sweepExpired`,
-      () => this.st.get("SELECT honker_sweep_expired(?)").pluck().get(this.name) as number,
+      () => plucked(this.db.raw, "SELECT honker_sweep_expired(?)").get(this.name) as number,
     );
   }
 
   /** Saves a job's result for `ttlSeconds` (0 = forever). */
   saveResult(id: number, value: R, ttlSeconds = 86400): void {
     const doing = `queue('${this.name}').saveResult`;
-    jobId(id, doing);
-    const text = toJson(value === undefined ? null : value, `${doing} value`);
+    args.id(doing, "id", id);
+    const text = toJsonText(value === undefined ? null : value, `${doing}: value`);
+    const ttl = args.int(doing, "ttlSeconds", ttlSeconds, 0, args.MAX_SECONDS);
     this.db.write(doing, () =>
-      this.st.get("SELECT honker_result_save(?, ?, ?)").get(id, text, Math.floor(ttlSeconds)),
+      prepared(this.db.raw, "SELECT honker_result_save(?, ?, ?)").get(id, text, ttl),
     );
   }
 
   /** The saved result, or undefined when there is none (or it expired). */
   getResult(id: number): R | undefined {
     const doing = `queue('${this.name}').getResult`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     const text = this.db.read(doing, () => this.getResultRow(id));
-    return text === undefined ? undefined : fromJson<R>(text);
+    return text === undefined ? undefined : fromJsonText<R>(text);
   }
 
   /**
@@ -569,7 +617,7 @@ export class Queue<P = unknown, R = unknown> {
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<R> {
     const doing = `queue('${this.name}').waitResult`;
-    jobId(id, doing);
+    args.id(doing, "id", id);
     const deadline =
       options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
     for (;;) {
@@ -581,10 +629,10 @@ export class Queue<P = unknown, R = unknown> {
       woken.catch(() => {});
       const text = this.db.read(doing, () => this.getResultRow(id));
       if (text !== undefined) {
-        return fromJson<R>(text);
+        return fromJsonText<R>(text);
       }
       const dead = this.db.read(doing, () =>
-        this.st.get("SELECT last_error FROM _honker_dead WHERE id = ?").get(id),
+        prepared(this.db.raw, "SELECT last_error FROM _honker_dead WHERE id = ?").get(id),
       ) as { last_error: string | null } | undefined;
       if (dead) {
         throw new HonkerError(
@@ -614,7 +662,7 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   private getResultRow(id: number): string | undefined {
-    const v = this.st.get("SELECT honker_result_get(?)").pluck().get(id) as string | null;
+    const v = plucked(this.db.raw, "SELECT honker_result_get(?)").get(id) as string | null;
     return v === null ? undefined : v;
   }
 }

@@ -2,13 +2,10 @@
  * Fixed-window rate limits shared by every process that opens the file
  * (honker's `_honker_rate_limits`). A call that is refused is not counted.
  */
-import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
+import * as args from "./args.ts";
 import { invalid } from "./errors.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
+import { plucked } from "./statements.ts";
 
 export interface RateLimitOptions {
   /** Calls allowed per window (whole number >= 1). */
@@ -17,21 +14,11 @@ export interface RateLimitOptions {
   perSeconds: number;
 }
 
-const statements = new WeakMap<
-  Database.Database,
-  { try: Database.Statement; sweep: Database.Statement }
->();
-
-function stmts(db: AnyDatabase) {
-  let s = statements.get(db.raw);
-  if (!s) {
-    s = {
-      try: db.raw.prepare("SELECT honker_rate_limit_try(?, ?, ?)").pluck(),
-      sweep: db.raw.prepare("SELECT honker_rate_limit_sweep(?, ?)").pluck(),
-    };
-    statements.set(db.raw, s);
-  }
-  return s;
+function stmts(db: Host) {
+  return {
+    try: plucked(db.raw, "SELECT honker_rate_limit_try(?, ?, ?)"),
+    sweep: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
+  };
 }
 
 function wholeNumber(value: unknown, min: number, max: number): value is number {
@@ -46,10 +33,8 @@ function wholeNumber(value: unknown, min: number, max: number): value is number 
  * if (!rateLimit(db, `email:${user}`, { limit: 5, perSeconds: 3600 })) throw tooMany();
  * ```
  */
-export function rateLimit(db: AnyDatabase, name: string, options: RateLimitOptions): boolean {
-  if (typeof name !== "string" || name === "") {
-    throw invalid("rateLimit(db, name, options): name must be a non-empty string");
-  }
+export function rateLimit(db: Host, name: string, options: RateLimitOptions): boolean {
+  args.name("rateLimit(name, options)", "name", name);
   const doing = `rateLimit('${name}')`;
   if (options === null || typeof options !== "object") {
     throw invalid(`${doing}: options must be an object like { limit: 10, perSeconds: 60 }`);
@@ -72,7 +57,7 @@ export function rateLimit(db: AnyDatabase, name: string, options: RateLimitOptio
  * ago, at most `limit` rows (default 10000). Returns the number deleted;
  * call again while it returns `limit`.
  */
-export function sweepRateLimits(db: AnyDatabase, olderThanS: number, limit = 10_000): number {
+export function sweepRateLimits(db: Host, olderThanS: number, limit = 10_000): number {
   if (!wholeNumber(olderThanS, 0, 315_360_000)) {
     throw invalid(
       `sweepRateLimits(db, olderThanS): olderThanS must be a whole number of seconds >= 0 (got ${String(olderThanS)})`,

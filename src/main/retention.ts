@@ -7,12 +7,10 @@
  * back sooner.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
 import { invalid, isHonkerError } from "./errors.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import type { Host } from "./host.ts";
+import { logOnce } from "./report.ts";
+import { plucked } from "./statements.ts";
 
 export interface RetentionOptions {
   /** How often start() runs a pass, in ms (default 60000; null: only runOnce()). */
@@ -43,7 +41,8 @@ export interface RetentionReport {
   more: boolean;
 }
 
-interface Resolved {
+/** Retention options with every default filled in. */
+export interface RetentionSettings {
   intervalMs: number | null;
   notificationsMaxAgeS: number | null;
   notificationsKeep: number | null;
@@ -78,9 +77,30 @@ function option(
   return value;
 }
 
+/** Checks retention options (refusing bad ones) and fills in the defaults. */
+export function resolveRetentionOptions(options: RetentionOptions): RetentionSettings {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw invalid("new Retention(db, options): options must be an object");
+  }
+  const sweep = options.sweepResults;
+  if (sweep !== undefined && sweep !== null && typeof sweep !== "boolean") {
+    throw invalid("new Retention(db, options): sweepResults must be true, false or null");
+  }
+  return {
+    intervalMs: option(options, "intervalMs", 60_000, 1, 2 ** 31 - 1),
+    notificationsMaxAgeS: option(options, "notificationsMaxAgeS", 86_400, 0, MAX_SECONDS),
+    notificationsKeep: option(options, "notificationsKeep", 100_000, 0, 2_147_483_647),
+    deadMaxAgeS: option(options, "deadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
+    rateLimitMaxAgeS: option(options, "rateLimitMaxAgeS", 86_400, 0, MAX_SECONDS),
+    sweepResults: sweep === undefined ? true : sweep === true,
+    batch: option(options, "batch", 1000, 1, 10_000) ?? 1000,
+    passes: option(options, "passes", 4, 1, 1000) ?? 4,
+  };
+}
+
 export class Retention {
-  readonly db: AnyDatabase;
-  readonly options: Readonly<Resolved>;
+  readonly db: Host;
+  readonly options: Readonly<RetentionSettings>;
   /** The report of the last pass, or null before the first. */
   lastReport: RetentionReport | null = null;
   private readonly stmts: {
@@ -94,32 +114,16 @@ export class Retention {
   private readonly errorListeners = new Set<(err: unknown) => void>();
   private readonly passListeners = new Set<(report: RetentionReport) => void>();
 
-  constructor(db: AnyDatabase, options: RetentionOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw invalid("new Retention(db, options): options must be an object");
-    }
+  constructor(db: Host, options: RetentionOptions = {}) {
+    const resolved = resolveRetentionOptions(options);
     db.assertOpen("new Retention(db)");
-    const sweep = options.sweepResults;
-    if (sweep !== undefined && sweep !== null && typeof sweep !== "boolean") {
-      throw invalid("new Retention(db, options): sweepResults must be true, false or null");
-    }
-    const resolved: Resolved = {
-      intervalMs: option(options, "intervalMs", 60_000, 1, 2 ** 31 - 1),
-      notificationsMaxAgeS: option(options, "notificationsMaxAgeS", 86_400, 0, MAX_SECONDS),
-      notificationsKeep: option(options, "notificationsKeep", 100_000, 0, 2_147_483_647),
-      deadMaxAgeS: option(options, "deadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
-      rateLimitMaxAgeS: option(options, "rateLimitMaxAgeS", 86_400, 0, MAX_SECONDS),
-      sweepResults: sweep === undefined ? true : sweep === true,
-      batch: option(options, "batch", 1000, 1, 10_000) ?? 1000,
-      passes: option(options, "passes", 4, 1, 1000) ?? 4,
-    };
     this.db = db;
     this.options = Object.freeze(resolved);
     this.stmts = {
-      notifications: db.raw.prepare("SELECT honker_prune_notifications(?, ?, ?)").pluck(),
-      dead: db.raw.prepare("SELECT honker_prune_dead(?, ?)").pluck(),
-      rateLimits: db.raw.prepare("SELECT honker_rate_limit_sweep(?, ?)").pluck(),
-      results: db.raw.prepare("SELECT honker_result_sweep(?)").pluck(),
+      notifications: plucked(db.raw, "SELECT honker_prune_notifications(?, ?, ?)"),
+      dead: plucked(db.raw, "SELECT honker_prune_dead(?, ?)"),
+      rateLimits: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
+      results: plucked(db.raw, "SELECT honker_result_sweep(?)"),
     };
   }
 
@@ -224,8 +228,7 @@ export class Retention {
 
   private report(err: unknown): void {
     if (this.errorListeners.size === 0) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      process.emitWarning(e.message, { code: (e as { code?: string }).code ?? "HONKER_RETENTION" });
+      logOnce("retention", err);
       return;
     }
     for (const fn of [...this.errorListeners]) {

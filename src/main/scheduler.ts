@@ -16,14 +16,13 @@
  * schedule).
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
+import * as args from "./args.ts";
 import { HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
+import type { Host } from "./host.ts";
 import { acquireLock, lockHolder, lockOwner, releaseLock } from "./lock.ts";
-
-/** Any schema: these APIs do not depend on queue or channel names. */
-// biome-ignore lint/suspicious/noExplicitAny: works with every schema
-type AnyDatabase = HonkerDatabase<any>;
+import { logOnce } from "./report.ts";
+import { plucked } from "./statements.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 
 /** The lock every scheduler process competes for. */
 export const SCHEDULER_LOCK = "honker:scheduler";
@@ -115,7 +114,7 @@ function integer(value: unknown, min: number, max: number, what: string): assert
 }
 
 function checkName(name: unknown, doing: string): asserts name is string {
-  nonEmpty(name, `${doing}: the schedule name`);
+  args.name(doing, "name", name);
 }
 
 function nowS(): number {
@@ -135,7 +134,7 @@ interface RawInfo {
 }
 
 export class Scheduler {
-  readonly db: AnyDatabase;
+  readonly db: Host;
   readonly lockTtl: number;
   private readonly s: Statements;
   private readonly fireListeners = new Set<FireListener>();
@@ -155,7 +154,7 @@ export class Scheduler {
   /** Identity for watcher deadlines. */
   private readonly deadlineKey = {};
 
-  constructor(db: AnyDatabase, options: SchedulerOptions = {}) {
+  constructor(db: Host, options: SchedulerOptions = {}) {
     const lockTtl = options.lockTtl ?? 10;
     integer(lockTtl, 2, 3600, "new Scheduler(db, { lockTtl }): lockTtl (seconds)");
     db.assertOpen("new Scheduler(db)");
@@ -163,16 +162,16 @@ export class Scheduler {
     this.lockTtl = lockTtl;
     const raw = db.raw;
     this.s = {
-      register: raw.prepare("SELECT honker_scheduler_register(?, ?, ?, ?, ?, ?, ?)").pluck(),
-      unregister: raw.prepare("SELECT honker_scheduler_unregister(?)").pluck(),
-      pause: raw.prepare("SELECT honker_scheduler_pause(?)").pluck(),
-      resume: raw.prepare("SELECT honker_scheduler_resume(?)").pluck(),
-      update: raw.prepare("SELECT honker_scheduler_update(?, ?, ?, ?, ?, ?, ?, ?)").pluck(),
-      list: raw.prepare("SELECT honker_scheduler_list()").pluck(),
-      exists: raw.prepare("SELECT 1 FROM _honker_scheduler_tasks WHERE name = ?").pluck(),
-      soonest: raw.prepare("SELECT honker_scheduler_soonest()").pluck(),
-      tick: raw.prepare("SELECT honker_scheduler_tick(?)").pluck(),
-      renew: raw.prepare("SELECT honker_lock_renew(?, ?, ?)").pluck(),
+      register: plucked(raw, "SELECT honker_scheduler_register(?, ?, ?, ?, ?, ?, ?)"),
+      unregister: plucked(raw, "SELECT honker_scheduler_unregister(?)"),
+      pause: plucked(raw, "SELECT honker_scheduler_pause(?)"),
+      resume: plucked(raw, "SELECT honker_scheduler_resume(?)"),
+      update: plucked(raw, "SELECT honker_scheduler_update(?, ?, ?, ?, ?, ?, ?, ?)"),
+      list: plucked(raw, "SELECT honker_scheduler_list()"),
+      exists: plucked(raw, "SELECT 1 FROM _honker_scheduler_tasks WHERE name = ?"),
+      soonest: plucked(raw, "SELECT honker_scheduler_soonest()"),
+      tick: plucked(raw, "SELECT honker_scheduler_tick(?)"),
+      renew: plucked(raw, "SELECT honker_lock_renew(?, ?, ?)"),
     };
   }
 
@@ -192,12 +191,13 @@ export class Scheduler {
     if (options === null || typeof options !== "object") {
       throw invalid(`${doing}: options must be an object like { queue, cron, payload }`);
     }
-    nonEmpty(options.queue, `${doing}: queue`);
+    args.name(doing, "options.queue", options.queue);
+    args.text(doing, "options.cron", options.cron, 256);
     nonEmpty(options.cron, `${doing}: cron`);
     if (!("payload" in options)) {
       throw invalid(`${doing}: payload is required (pass null for none)`);
     }
-    const payload = toJson(options.payload, `${doing} payload`);
+    const payload = toJsonText(options.payload, `${doing} payload`);
     const priority = options.priority ?? 0;
     integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
     const expires = options.expires ?? null;
@@ -229,7 +229,7 @@ export class Scheduler {
     }
     const cron = changes.cron ?? null;
     if (cron !== null) nonEmpty(cron, `${doing}: cron`);
-    const payload = "payload" in changes ? toJson(changes.payload, `${doing} payload`) : null;
+    const payload = "payload" in changes ? toJsonText(changes.payload, `${doing} payload`) : null;
     const priority = changes.priority ?? null;
     if (priority !== null) integer(priority, -MAX_PRIORITY, MAX_PRIORITY, `${doing}: priority`);
     const touchExpires = "expires" in changes && changes.expires !== undefined;
@@ -288,7 +288,7 @@ export class Scheduler {
       name: r.name,
       queue: r.queue,
       cron: r.cron_expr,
-      payload: fromJson(r.payload),
+      payload: fromJsonText(r.payload),
       priority: r.priority,
       expires: r.expires_s,
       maxAttempts: r.max_attempts,
@@ -301,12 +301,14 @@ export class Scheduler {
 
   /** Called by the leader with the jobs of each tick. Returns an unsubscribe. */
   onFire(fn: FireListener): () => void {
+    args.func(`scheduler.onFire(fn)`, "fn", fn);
     this.fireListeners.add(fn);
     return () => this.fireListeners.delete(fn);
   }
 
   /** Called when this scheduler becomes or stops being the leader. */
   onLeaderChange(fn: LeaderListener): () => void {
+    args.func(`scheduler.onLeaderChange(fn)`, "fn", fn);
     this.leaderListeners.add(fn);
     return () => this.leaderListeners.delete(fn);
   }
@@ -316,6 +318,7 @@ export class Scheduler {
    * client broke). Without a listener they become process warnings.
    */
   onError(fn: ErrorListener): () => void {
+    args.func(`scheduler.onError(fn)`, "fn", fn);
     this.errorListeners.add(fn);
     return () => this.errorListeners.delete(fn);
   }
@@ -416,7 +419,10 @@ export class Scheduler {
     if (holder && holder.owner !== owner && holder.expiresAt > nowS()) return;
     if (!acquireLock(this.db, SCHEDULER_LOCK, owner, this.lockTtl)) return;
     this.leader = true;
-    this.renewTimer = setInterval(() => this.renew(), Math.floor((this.lockTtl * 1000) / 3));
+    this.renewTimer = setInterval(
+      () => this.renew(),
+      args.timerMs(Math.floor((this.lockTtl * 1000) / 3)),
+    );
     this.renewTimer.unref();
     this.emitLeader(true);
   }
@@ -536,8 +542,7 @@ export class Scheduler {
 
   private report(err: unknown): void {
     if (this.errorListeners.size === 0) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      process.emitWarning(e.message, { code: (e as HonkerError).code ?? "HONKER_SCHEDULER" });
+      logOnce("scheduler", err);
       return;
     }
     for (const fn of [...this.errorListeners]) {

@@ -9,12 +9,13 @@
  * holds a bounded amount of memory however much is published.
  */
 import type Database from "better-sqlite3";
-import type { HonkerDatabase } from "./database.ts";
-import { fromSqlite, HonkerError, invalid } from "./errors.ts";
-import { fromJson, toJson } from "./json.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: any schema; payload types come from the caller.
-type AnyDatabase = HonkerDatabase<any>;
+import * as args from "./args.ts";
+import { fromSqlite } from "./errors.ts";
+import type { Host } from "./host.ts";
+import { LiveIterator, runHandler, type StreamHandle } from "./live-tail.ts";
+import { prunePasses, type RetentionOptions } from "./prune.ts";
+import { plucked } from "./statements.ts";
+import { fromJsonText, toJsonText } from "./values.ts";
 
 /** One event of a stream. */
 export interface StreamEvent<P> {
@@ -26,6 +27,9 @@ export interface StreamEvent<P> {
   createdAt: number;
   topic: string;
 }
+
+export type { StreamHandle } from "./live-tail.ts";
+export type { RetentionOptions } from "./prune.ts";
 
 export interface SubscribeOptions {
   /**
@@ -55,295 +59,20 @@ export interface StreamHandlerOptions extends SubscribeOptions {
   onError?: (err: unknown) => void;
 }
 
-/** What `stream.on()` returns. */
-export interface StreamHandle {
-  /** Stops after the event being handled (its offset is saved), releasing everything. */
-  close(): Promise<void>;
-  /** Resolves when the subscription stops; rejects with the handler's or watcher's error. */
-  readonly done: Promise<void>;
-}
-
-export interface RetentionOptions {
-  /** Delete events older than this many seconds. */
-  maxAgeS?: number;
-  /** Keep at most this many of the newest events. */
-  keepLast?: number;
-  /** Rows deleted per statement (default 1000). */
-  batch?: number;
-}
-
 const DEFAULT_BATCH = 100;
-const MAX_BATCH = 10000;
-const MAX_PRUNE_BATCH = 100000;
-const MAX_PRUNE_PASSES = 100;
 
-export function checkBatchSize(value: number | undefined, what: string): number {
-  if (value === undefined) return DEFAULT_BATCH;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_BATCH) {
-    throw invalid(`${what}: batchSize must be an integer from 1 to ${MAX_BATCH} (got ${value})`);
-  }
-  return value;
-}
-
-export function checkName(value: unknown, what: string): string {
-  if (typeof value !== "string" || value === "") {
-    throw invalid(`${what} must be a non-empty string`);
-  }
-  return value;
-}
-
-function checkOffset(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw invalid(`${what} must be a non-negative integer (got ${String(value)})`);
-  }
-  return value;
-}
-
-/**
- * Runs `honker_prune_*` passes of `batch` rows until one deletes fewer,
- * at most MAX_PRUNE_PASSES times. Returns the number of rows deleted.
- */
-export function prunePasses(
-  db: AnyDatabase,
-  doing: string,
-  options: RetentionOptions,
-  run: (maxAgeS: number | null, keepLast: number | null, batch: number) => number,
-): number {
-  const { maxAgeS, keepLast } = options;
-  if (maxAgeS === undefined && keepLast === undefined) {
-    throw invalid(`${doing}: give maxAgeS, keepLast or both`);
-  }
-  if (maxAgeS !== undefined) checkOffset(maxAgeS, `${doing}: maxAgeS`);
-  if (keepLast !== undefined) checkOffset(keepLast, `${doing}: keepLast`);
-  const batch = options.batch ?? 1000;
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_PRUNE_BATCH) {
-    throw invalid(`${doing}: batch must be an integer from 1 to ${MAX_PRUNE_BATCH}`);
-  }
-  let total = 0;
-  for (let pass = 0; pass < MAX_PRUNE_PASSES; pass++) {
-    const n = db.write(doing, () => run(maxAgeS ?? null, keepLast ?? null, batch));
-    total += n;
-    if (n < batch) break;
-  }
-  return total;
-}
-
-/**
- * How long iterators may keep one turn of the event loop busy with a
- * backlog. Shorter budgets made a publisher in the same process outrun its
- * subscribers under load (bench/bridge.bench.ts fan-out: p99 doubled at
- * 10 ms); 20 ms still splits a 5,000-event replay into several turns.
- */
-const YIELD_AFTER_MS = 20;
-let turnStartedAt = 0;
-let turnMarked = false;
-
-/**
- * Milliseconds since the first call in the current turn of the event loop
- * (a setImmediate marks the turn's end). Shared by every iterator, so ten
- * subscribers replaying at once still give the loop back after about YIELD_AFTER_MS.
- */
-function turnAgeMs(): number {
-  const t = performance.now();
-  if (!turnMarked) {
-    turnMarked = true;
-    turnStartedAt = t;
-    setImmediate(() => {
-      turnMarked = false;
-    });
-  }
-  return t - turnStartedAt;
-}
-
-/**
- * The live-tail machinery shared by stream subscriptions and listeners: a
- * watcher subscription taken before the first read, a cursor, and a buffer
- * of at most one batch that is refilled only when the consumer asks for
- * more.
- */
-export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
-  protected readonly db: AnyDatabase;
-  protected readonly batchSize: number;
-  /** The last event handed out, until it is acknowledged. */
-  protected lastYielded: E | null = null;
-  private buffer: E[] = [];
-  private bufferAt = 0;
-  private waiter: (() => void) | null = null;
-  private failure: unknown = null;
-  private closed = false;
-  private pending: Promise<IteratorResult<E>> | null = null;
-  /** The last read filled a whole batch (set until the next read). */
-  private backlog = false;
-  private readonly cleanups: (() => void)[] = [];
-
-  protected constructor(db: AnyDatabase, batchSize: number, signal: AbortSignal | undefined) {
-    this.db = db;
-    this.batchSize = batchSize;
-    // Subscribe to wakes before anything is read.
-    this.cleanups.push(db.watcher.subscribe(() => this.wake()));
-    this.cleanups.push(
-      db.watcher.onDead((err) => {
-        // HONKER_CLOSED means the database is going away: end quietly.
-        if (err.code !== "HONKER_CLOSED") this.failure = err;
-        else this.closed = true;
-        this.wake();
-      }),
-    );
-    this.cleanups.push(db.track(this));
-    if (signal) {
-      if (signal.aborted) {
-        this.release();
-        return;
-      }
-      const onAbort = () => this.stop();
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.cleanups.push(() => signal.removeEventListener("abort", onAbort));
+/** Checks subscribe() options where they enter. */
+export function checkSubscribeOptions(what: string, options: unknown): SubscribeOptions {
+  const o = args.options<SubscribeOptions>(what, options);
+  args.optInt(what, "options.batchSize", o.batchSize, 1, args.MAX_BATCH, DEFAULT_BATCH);
+  if (o.consumer !== undefined) args.name(what, "options.consumer", o.consumer);
+  if (o.from !== undefined && o.from !== "beginning" && o.from !== "latest") {
+    if (typeof o.from !== "number" || !Number.isSafeInteger(o.from) || o.from < 0) {
+      throw args.refuse(what, "options.from", "'beginning', 'latest' or an offset >= 0", o.from);
     }
   }
-
-  /** Reads up to `limit` events after the cursor and advances it. */
-  protected abstract fetch(limit: number): E[];
-
-  /** Called with the previous event when the next one is asked for (it was handled). */
-  protected acknowledge(_event: E): void {}
-
-  /** Events read from the database and not yet handed out (never more than batchSize). */
-  get buffered(): number {
-    return this.buffer.length - this.bufferAt;
-  }
-
-  /** True once closed, aborted, or failed. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<E>> {
-    // One step at a time: concurrent next() calls queue behind each other.
-    const previous = this.pending;
-    const step = previous
-      ? previous.then(
-          () => this.step(),
-          () => this.step(),
-        )
-      : this.step();
-    this.pending = step;
-    const clear = () => {
-      if (this.pending === step) this.pending = null;
-    };
-    step.then(clear, clear);
-    return step;
-  }
-
-  /**
-   * Ends the iteration (what `break` calls). The event being handled is not
-   * acknowledged: JavaScript calls return() both on `break` and when the
-   * loop body throws, so it cannot tell a handled event from a failed one.
-   */
-  async return(): Promise<IteratorResult<E>> {
-    this.lastYielded = null;
-    this.stop();
-    return { value: undefined, done: true };
-  }
-
-  /** Releases the watcher subscription and everything else; a pending next() ends. */
-  async close(): Promise<void> {
-    this.stop();
-  }
-
-  private stop(): void {
-    if (this.closed && this.cleanups.length === 0) return;
-    this.closed = true;
-    this.release();
-    this.wake();
-  }
-
-  private release(): void {
-    this.closed = true;
-    this.buffer = [];
-    this.bufferAt = 0;
-    for (const fn of this.cleanups.splice(0)) fn();
-  }
-
-  private wake(): void {
-    const fn = this.waiter;
-    this.waiter = null;
-    fn?.();
-  }
-
-  private async step(): Promise<IteratorResult<E>> {
-    const handled = this.lastYielded;
-    this.lastYielded = null;
-    if (handled !== null && this.db.raw.open) {
-      try {
-        this.acknowledge(handled);
-      } catch (err) {
-        this.release();
-        throw err;
-      }
-    }
-    for (;;) {
-      if (this.failure !== null) {
-        this.release();
-        throw this.failure;
-      }
-      if (this.closed) {
-        this.release();
-        return { value: undefined, done: true };
-      }
-      if (this.bufferAt < this.buffer.length) {
-        const event = this.buffer[this.bufferAt++] as E;
-        if (this.bufferAt === this.buffer.length) {
-          this.buffer = [];
-          this.bufferAt = 0;
-        }
-        this.lastYielded = event;
-        return { value: event, done: false };
-      }
-      // Reading on the writer connection mid-transaction would show
-      // uncommitted rows; wait for the commit's wake instead.
-      if (!this.db.open) {
-        this.release();
-        return { value: undefined, done: true };
-      }
-      if (this.backlog) {
-        // The last read filled a whole batch: more are waiting. Once this
-        // turn of the event loop has run for YIELD_AFTER_MS, let timers
-        // and I/O run before reading on, so replaying a long history does
-        // not hold the loop for all of it (a short burst is still handed
-        // out at once).
-        this.backlog = false;
-        if (turnAgeMs() > YIELD_AFTER_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          continue;
-        }
-      }
-      if (!this.db.raw.inTransaction) {
-        let batch: E[];
-        try {
-          batch = this.fetch(this.batchSize);
-        } catch (err) {
-          this.release();
-          if (err instanceof HonkerError && err.code === "HONKER_CLOSED") {
-            return { value: undefined, done: true };
-          }
-          throw err;
-        }
-        if (batch.length > 0) {
-          this.buffer = batch;
-          this.bufferAt = 0;
-          this.backlog = batch.length >= this.batchSize;
-          continue;
-        }
-      }
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-      });
-    }
-  }
+  args.optSignal(what, "options.signal", o.signal);
+  return o;
 }
 
 interface RawEvent {
@@ -367,37 +96,36 @@ export class StreamSubscription<P> extends LiveIterator<StreamEvent<P>> {
   private readonly readStmt: Database.Statement;
   private readonly saveStmt: Database.Statement | null;
 
-  constructor(stream: Stream<P>, db: AnyDatabase, options: SubscribeOptions) {
+  constructor(stream: Stream<P>, db: Host, options: SubscribeOptions) {
     const what = `stream('${stream.name}').subscribe`;
-    const batchSize = checkBatchSize(options.batchSize, what);
-    if (options.consumer !== undefined) checkName(options.consumer, `${what}: consumer`);
+    options = checkSubscribeOptions(what, options);
+    const batchSize = options.batchSize ?? DEFAULT_BATCH;
     const from = options.from ?? "beginning";
-    if (from !== "beginning" && from !== "latest") checkOffset(from, `${what}: from`);
     db.assertOpen(what);
     super(db, batchSize, options.signal);
     this.topic = stream.name;
     this.consumer = options.consumer ?? null;
     try {
-      this.readStmt = db.raw.prepare("SELECT honker_stream_read_since(?, ?, ?)").pluck();
+      this.readStmt = plucked(db.raw, "SELECT honker_stream_read_since(?, ?, ?)");
       this.saveStmt =
         this.consumer === null
           ? null
-          : db.raw.prepare("SELECT honker_stream_save_offset(?, ?, ?)").pluck();
+          : plucked(db.raw, "SELECT honker_stream_save_offset(?, ?, ?)");
       // Start point: read after subscribing to the watcher (done by super).
       const saved =
         this.consumer === null
           ? undefined
-          : (db.raw
-              .prepare("SELECT offset FROM _honker_stream_consumers WHERE name = ? AND topic = ?")
-              .pluck()
-              .get(this.consumer, this.topic) as number | undefined);
+          : (plucked(
+              db.raw,
+              "SELECT offset FROM _honker_stream_consumers WHERE name = ? AND topic = ?",
+            ).get(this.consumer, this.topic) as number | undefined);
       if (saved !== undefined) this.cursor = saved;
       else if (from === "beginning") this.cursor = 0;
       else if (from === "latest") {
-        this.cursor = db.raw
-          .prepare("SELECT COALESCE(MAX(offset), 0) FROM _honker_stream WHERE topic = ?")
-          .pluck()
-          .get(this.topic) as number;
+        this.cursor = plucked(
+          db.raw,
+          "SELECT COALESCE(MAX(offset), 0) FROM _honker_stream WHERE topic = ?",
+        ).get(this.topic) as number;
       } else this.cursor = from;
     } catch (err) {
       void this.close();
@@ -448,7 +176,7 @@ function toEvent<P>(row: RawEvent): StreamEvent<P> {
   return {
     offset: row.offset,
     key: row.key,
-    payload: fromJson<P>(row.payload),
+    payload: fromJsonText<P>(row.payload),
     createdAt: row.created_at,
     topic: row.topic,
   };
@@ -456,22 +184,22 @@ function toEvent<P>(row: RawEvent): StreamEvent<P> {
 
 export class Stream<P> {
   readonly name: string;
-  private readonly db: AnyDatabase;
+  private readonly db: Host;
   private readonly publishStmt: Database.Statement;
   private readonly readStmt: Database.Statement;
   private readonly offsetStmt: Database.Statement;
   private readonly pruneStmt: Database.Statement;
 
-  constructor(db: AnyDatabase, name: string) {
-    checkName(name, "stream(name): name");
+  constructor(db: Host, name: string) {
+    args.name("stream(name)", "name", name);
     db.assertOpen(`stream('${name}')`);
     this.db = db;
     this.name = name;
     try {
-      this.publishStmt = db.raw.prepare("SELECT honker_stream_publish(?, ?, ?)").pluck();
-      this.readStmt = db.raw.prepare("SELECT honker_stream_read_since(?, ?, ?)").pluck();
-      this.offsetStmt = db.raw.prepare("SELECT honker_stream_get_offset(?, ?)").pluck();
-      this.pruneStmt = db.raw.prepare("SELECT honker_prune_stream(?, ?, ?, ?)").pluck();
+      this.publishStmt = plucked(db.raw, "SELECT honker_stream_publish(?, ?, ?)");
+      this.readStmt = plucked(db.raw, "SELECT honker_stream_read_since(?, ?, ?)");
+      this.offsetStmt = plucked(db.raw, "SELECT honker_stream_get_offset(?, ?)");
+      this.pruneStmt = plucked(db.raw, "SELECT honker_prune_stream(?, ?, ?, ?)");
     } catch (err) {
       throw fromSqlite(err, `stream('${name}')`);
     }
@@ -483,26 +211,25 @@ export class Stream<P> {
    */
   publish(payload: P, options: { key?: string } = {}): number {
     const what = `stream('${this.name}').publish`;
-    const key = options.key ?? null;
-    if (key !== null && typeof key !== "string") throw invalid(`${what}: key must be a string`);
-    const text = toJson(payload, `${what} payload`);
+    const o = args.options<{ key?: string }>(what, options);
+    const key =
+      o.key === undefined || o.key === null ? null : args.text(what, "options.key", o.key);
+    const text = toJsonText(payload, `${what}: payload`);
     return this.db.write(what, () => this.publishStmt.get(this.name, key, text) as number);
   }
 
   /** Events with offset > `from`, oldest first, at most `limit` (max 10000). */
   read(from = 0, limit = 100): StreamEvent<P>[] {
     const what = `stream('${this.name}').read`;
-    checkOffset(from, `${what}: from`);
-    if (!Number.isInteger(limit) || limit < 0 || limit > MAX_BATCH) {
-      throw invalid(`${what}: limit must be an integer from 0 to ${MAX_BATCH} (got ${limit})`);
-    }
+    args.int(what, "from", from, 0, Number.MAX_SAFE_INTEGER);
+    args.int(what, "limit", limit, 0, args.MAX_BATCH);
     const text = this.db.read(what, () => this.readStmt.get(this.name, from, limit) as string);
     return (JSON.parse(text) as RawEvent[]).map(toEvent<P>);
   }
 
   /** The saved offset of `consumer` on this topic (0 if none). */
   savedOffset(consumer: string): number {
-    checkName(consumer, `stream('${this.name}').savedOffset: consumer`);
+    args.name(`stream('${this.name}').savedOffset`, "consumer", consumer);
     return this.db.read(
       `stream('${this.name}').savedOffset`,
       () => this.offsetStmt.get(consumer, this.name) as number,
@@ -531,7 +258,10 @@ export class Stream<P> {
     handler: (event: StreamEvent<P>) => void | Promise<void>,
     options: StreamHandlerOptions = {},
   ): StreamHandle {
-    const { onError, ...subscribeOptions } = options;
+    const what = `stream('${this.name}').on`;
+    args.func(what, "handler", handler);
+    const { onError, ...subscribeOptions } = args.options<StreamHandlerOptions>(what, options);
+    args.optFunc(what, "options.onError", onError);
     const sub = this.subscribe(subscribeOptions);
     return runHandler(this.db, sub, handler, onError, true);
   }
@@ -545,53 +275,4 @@ export class Stream<P> {
       (age, keep, batch) => this.pruneStmt.get(this.name, age, keep, batch) as number,
     );
   }
-}
-
-/**
- * Drives a LiveIterator with a callback. With `stopOnError`, a throwing
- * handler ends the subscription; otherwise the error is reported and the
- * next event is delivered.
- */
-export function runHandler<E>(
-  db: AnyDatabase,
-  sub: LiveIterator<E>,
-  handler: (event: E) => void | Promise<void>,
-  onError: ((err: unknown) => void) | undefined,
-  stopOnError: boolean,
-): StreamHandle {
-  const report =
-    onError ??
-    ((err: unknown) => {
-      console.error("honker-electron: subscription handler failed:", err);
-    });
-  const done = (async () => {
-    for (;;) {
-      const result = await sub.next();
-      if (result.done) return;
-      try {
-        await handler(result.value);
-      } catch (err) {
-        if (stopOnError) {
-          await sub.return();
-          throw err;
-        }
-        report(err);
-      }
-    }
-  })();
-  let untrack: () => void = () => {};
-  const handle: StreamHandle = {
-    done,
-    async close() {
-      untrack();
-      await sub.close();
-      await done.catch(() => {});
-    },
-  };
-  untrack = db.track(handle);
-  done.then(untrack, (err: unknown) => {
-    untrack();
-    report(err);
-  });
-  return handle;
 }

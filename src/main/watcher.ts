@@ -45,6 +45,7 @@ export type DeadListener = (err: HonkerError) => void;
 interface FileIdentity {
   dev: number;
   ino: number;
+  size: number;
 }
 
 function identity(path: string): FileIdentity | null {
@@ -54,7 +55,7 @@ function identity(path: string): FileIdentity | null {
   } catch {
     return null;
   }
-  return { dev: st.dev, ino: st.ino };
+  return { dev: st.dev, ino: st.ino, size: st.size };
 }
 
 let probeCounter = 0;
@@ -88,6 +89,8 @@ export class Watcher {
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
+  /** A rate-limited identity check put off to the end of its 250 ms window. */
+  private identityTimer: NodeJS.Timeout | null = null;
   private deadError: HonkerError | null = null;
   private closed = false;
   /** Counters for tests and status displays. */
@@ -135,9 +138,19 @@ export class Watcher {
     return this.fileEventsProven;
   }
 
-  /** True once the database file was replaced or deleted, or close() ran. */
+  /** True once the database file was replaced, deleted or truncated, or close() ran. */
   get dead(): boolean {
     return this.deadError !== null || this.closed;
+  }
+
+  /** Why the watcher died (file replaced, deleted or truncated), or null. */
+  get failure(): HonkerError | null {
+    return this.deadError;
+  }
+
+  /** Checks now (not rate-limited) whether the file was replaced, deleted or truncated. */
+  verifyFile(): void {
+    this.checkIdentity(true);
   }
 
   /**
@@ -320,8 +333,12 @@ export class Watcher {
     this.fileEventsProven = true;
     if (event === "rename") this.checkIdentity(true);
     // In WAL mode a commit appends to -wal; the database file itself is
-    // written only by checkpoints, which change no data.
-    else if (file === this.dbName) return;
+    // written only by checkpoints, which change no data; but a truncation
+    // shows up here too, so look at its size (at most every 250 ms).
+    else if (file === this.dbName) {
+      this.checkIdentity(false);
+      return;
+    }
     this.queueCheck();
     this.armTrailingCheck();
   }
@@ -344,6 +361,8 @@ export class Watcher {
   private stopFileEvents(): void {
     this.fsWatcher?.close();
     this.fsWatcher = null;
+    if (this.identityTimer) clearTimeout(this.identityTimer);
+    this.identityTimer = null;
     if (this.trailingCheck) clearTimeout(this.trailingCheck);
     this.trailingCheck = null;
   }
@@ -379,14 +398,29 @@ export class Watcher {
   private checkIdentity(force: boolean): void {
     if (this.dead) return;
     const t = Date.now();
-    if (!force && t - this.lastIdentityCheck < 250) return;
+    if (!force && t - this.lastIdentityCheck < 250) {
+      // Not now, but not never: a truncation's event may be the last one.
+      this.identityTimer ??= setTimeout(
+        () => {
+          this.identityTimer = null;
+          this.checkIdentity(true);
+        },
+        250 - (t - this.lastIdentityCheck),
+      );
+      this.identityTimer.unref();
+      return;
+    }
     this.lastIdentityCheck = t;
     const id = identity(this.path);
-    if (id && id.dev === this.identity.dev && id.ino === this.identity.ino) return;
+    // A WAL database's file always holds at least its header page (the WAL
+    // switch writes it), so 0 bytes means someone truncated it under us.
+    const same = id && id.dev === this.identity.dev && id.ino === this.identity.ino;
+    if (same && (id.size > 0 || this.identity.size === 0)) return;
+    const what = !id ? "deleted" : same ? "truncated to 0 bytes" : "replaced";
     this.die(
       new HonkerError(
         "HONKER_WATCHER_DEAD",
-        `The database file ${this.path} was ${id ? "replaced" : "deleted"} while open; ` +
+        `The database file ${this.path} was ${what} while open; ` +
           "this handle can no longer see its changes. Close every handle on it before opening " +
           "the path again: SQLite leaves the old file's -wal/-shm beside the path until then, and " +
           "would apply them to the new file. Replace database files only while they are closed.",

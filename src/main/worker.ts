@@ -4,8 +4,12 @@
  * concurrency, heartbeats long jobs, retries failures with exponential
  * backoff and full jitter, and dead-letters what keeps failing.
  */
+import * as args from "./args.ts";
 import { HonkerError } from "./errors.ts";
 import type { ClaimedJob, Queue } from "./queue.ts";
+import { isTerminal, report } from "./report.ts";
+import { plucked } from "./statements.ts";
+import { checkJson } from "./values.ts";
 import type { WakeReason } from "./watcher.ts";
 
 /** What a handler receives. */
@@ -44,15 +48,33 @@ export interface WorkOptions {
   workerId?: string;
   /** Keep handler return values as results for this many seconds (default 86400; 0 = forever; false = don't save). */
   resultTtl?: number | false;
-  /** Called when a handler throws (after the retry/dead-letter decision). */
-  onError?: (err: unknown, job: ClaimedJob<unknown>, outcome: "retry" | "dead") => void;
+  /**
+   * Milliseconds a handler may run before its `signal` is aborted (with
+   * HONKER_TIMEOUT) and the job is put back for a retry, whether or not the
+   * handler ever settles. Default: no limit.
+   */
+  timeoutMs?: number;
+  /**
+   * Called when a job fails or something the worker does on its own fails
+   * (a claim, an ack, a heartbeat while the file is locked...). `outcome`
+   * says what became of the job: "retry" (it will run again), "dead"
+   * (dead-lettered), "completed" (the work succeeded but its result could
+   * not be saved). Without it, each distinct failure is logged once with
+   * console.warn. Never rethrown.
+   */
+  onError?: (err: unknown, job: ClaimedJob<unknown>, outcome: WorkOutcome) => void;
 }
+
+/** What became of a job when onError is called. */
+export type WorkOutcome = "retry" | "dead" | "completed";
 
 /** Throw from a handler to retry after a given time instead of the backoff. */
 export class RetryAfter extends Error {
   override readonly name = "RetryAfter";
   readonly seconds: number;
+  /** `seconds`: a finite number from 0 to ten years (anything else is refused at once). */
   constructor(seconds: number, message = `retry after ${seconds} s`) {
+    args.num("new RetryAfter(seconds)", "seconds", seconds, 0, args.MAX_SECONDS);
     super(message);
     this.seconds = seconds;
   }
@@ -71,8 +93,28 @@ export function backoffSeconds(
 ): number {
   const base = options.baseSeconds ?? 1;
   const max = options.maxSeconds ?? 300;
-  const cap = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
-  return Math.ceil(random() * cap);
+  const cap = Math.min(max, base * 2 ** Math.min(64, Math.max(0, attempts - 1)));
+  const delay = Math.ceil(random() * cap);
+  // Bad options are refused by work(); this keeps a direct caller's NaN from reaching SQL.
+  return Number.isFinite(delay) ? Math.min(Math.max(0, delay), args.MAX_SECONDS) : 1;
+}
+
+/** Checks work()'s backoff option (finite, base <= max, at most ten years). */
+function checkBackoff(fn: string, v: unknown): BackoffOptions {
+  const o = args.options<BackoffOptions>(fn, v, "options.backoff");
+  const base = args.optNum(
+    fn,
+    "options.backoff.baseSeconds",
+    o.baseSeconds,
+    0,
+    args.MAX_SECONDS,
+    1,
+  );
+  const max = args.optNum(fn, "options.backoff.maxSeconds", o.maxSeconds, 0, args.MAX_SECONDS, 300);
+  if (max < base) {
+    throw args.refuse(fn, "options.backoff.maxSeconds", `at least baseSeconds (${base})`, max);
+  }
+  return { baseSeconds: base, maxSeconds: max };
 }
 
 function errorText(err: unknown): string {
@@ -88,9 +130,9 @@ function retryDecision(
   if (err instanceof DoNotRetry) return { retry: false, delay: 0 };
   const e = err as { retryable?: unknown; retryAfterSeconds?: unknown } | null;
   if (e && e.retryable === false) return { retry: false, delay: 0 };
-  if (err instanceof RetryAfter) return { retry: true, delay: Math.max(0, Math.ceil(err.seconds)) };
-  if (e && typeof e.retryAfterSeconds === "number" && e.retryAfterSeconds >= 0) {
-    return { retry: true, delay: Math.ceil(e.retryAfterSeconds) };
+  const after = err instanceof RetryAfter ? err.seconds : e?.retryAfterSeconds;
+  if (typeof after === "number" && Number.isFinite(after) && after >= 0) {
+    return { retry: true, delay: Math.min(Math.ceil(after), args.MAX_SECONDS) };
   }
   return { retry: true, delay: backoffSeconds(attempts, backoff) };
 }
@@ -99,7 +141,12 @@ interface InFlight {
   job: ClaimedJob<unknown>;
   controller: AbortController;
   heartbeat: NodeJS.Timeout;
+  /** The per-job timeout, if any. */
+  timeout: { clear(): void } | null;
+  /** Settles when the handler settles, or when the job is given up on (timeout, forced stop). */
   done: Promise<void>;
+  /** Resolves `done` early when the worker stops waiting for this handler. */
+  abandon: () => void;
 }
 
 let workerCounter = 0;
@@ -112,6 +159,9 @@ export class Worker<P, R> {
   private readonly batchSize: number;
   private readonly visibility: number;
   private readonly options: WorkOptions;
+  private readonly backoff: BackoffOptions;
+  private readonly resultTtl: number | false;
+  private readonly timeoutMs: number | undefined;
   private readonly inflight = new Map<number, InFlight>();
   private running = false;
   private stopping: Promise<void> | null = null;
@@ -123,40 +173,57 @@ export class Worker<P, R> {
   private refillOnFinish = false;
   /** Another process committed since the last fill. */
   private remoteSinceFill = false;
-  private completions: { id: number; result: R }[] = [];
+  /** Finished jobs to ack in the next flush; `save` false: ack without a result row. */
+  private completions: { id: number; result: R; save: boolean }[] = [];
   private flushScheduled = false;
   private lastInflightCheck = 0;
   private inflightTimer: NodeJS.Timeout | null = null;
   private fatal: unknown = null;
-  private ownedStmt: import("better-sqlite3").Statement | null = null;
   /** Counters for status displays and tests. */
   readonly stats = { claimed: 0, completed: 0, retried: 0, dead: 0, cancelled: 0 };
 
   constructor(queue: Queue<P, R>, handler: WorkHandler<P, R>, options: WorkOptions = {}) {
-    if (typeof handler !== "function") {
-      throw new HonkerError("HONKER_INVALID_ARGUMENT", "work(handler): handler must be a function");
-    }
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new HonkerError(
-        "HONKER_INVALID_ARGUMENT",
-        "work(): concurrency must be a whole number from 1 to 1000",
-      );
-    }
-    const visibility = options.visibilityTimeout ?? 30;
-    if (!Number.isInteger(visibility) || visibility < 1) {
-      throw new HonkerError(
-        "HONKER_INVALID_ARGUMENT",
-        "work(): visibilityTimeout must be a whole number of seconds >= 1",
-      );
-    }
+    const fn = `queue('${queue.name}').work`;
+    args.func(fn, "handler", handler);
+    const o = args.options<WorkOptions>(fn, options);
+    const concurrency = args.optInt(fn, "options.concurrency", o.concurrency, 1, 1000, 1);
+    const batchSize = args.optInt(
+      fn,
+      "options.batchSize",
+      o.batchSize,
+      1,
+      concurrency,
+      concurrency,
+    );
+    const visibility = args.optInt(
+      fn,
+      "options.visibilityTimeout",
+      o.visibilityTimeout,
+      1,
+      args.MAX_SECONDS,
+      30,
+    );
+    this.backoff = checkBackoff(fn, o.backoff);
+    args.optSignal(fn, "options.signal", o.signal);
+    args.optFunc(fn, "options.onError", o.onError);
+    this.timeoutMs =
+      o.timeoutMs === undefined
+        ? undefined
+        : args.ms(fn, "options.timeoutMs", o.timeoutMs, 1, args.MAX_SECONDS * 1000);
+    this.resultTtl =
+      o.resultTtl === false
+        ? false
+        : args.optInt(fn, "options.resultTtl", o.resultTtl, 0, args.MAX_SECONDS, 86400);
     this.queue = queue;
     this.handler = handler;
-    this.options = options;
+    this.options = o;
     this.concurrency = concurrency;
-    this.batchSize = Math.max(1, Math.min(options.batchSize ?? concurrency, concurrency));
+    this.batchSize = batchSize;
     this.visibility = visibility;
-    this.workerId = options.workerId ?? `${queue.database.ownerId}:w${++workerCounter}`;
+    this.workerId =
+      o.workerId === undefined
+        ? `${queue.database.ownerId}:w${++workerCounter}`
+        : args.name(fn, "options.workerId", o.workerId);
   }
 
   /** True between start() and stop(). */
@@ -180,7 +247,7 @@ export class Worker<P, R> {
       this.fatal = err;
       void this.stop({ graceMs: 0 });
     });
-    this.untrack = db.track({ close: () => this.stop() });
+    this.untrack = db.track({ close: (o) => this.stop(o) });
     this.options.signal?.addEventListener("abort", () => void this.stop(), { once: true });
     if (this.options.signal?.aborted) {
       void this.stop();
@@ -195,6 +262,9 @@ export class Worker<P, R> {
    * back to pending for another worker.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
+    const o = args.options<{ graceMs?: number }>("worker.stop", options);
+    const graceMs =
+      o.graceMs === undefined ? undefined : args.ms("worker.stop", "options.graceMs", o.graceMs);
     if (this.stopping) return this.stopping;
     this.running = false;
     this.stopping = (async () => {
@@ -204,17 +274,20 @@ export class Worker<P, R> {
       this.undead = null;
       this.queue.database.watcher.setDeadline(this, null);
       const all = Promise.all([...this.inflight.values()].map((f) => f.done));
-      if (options.graceMs !== undefined) {
-        let timer: NodeJS.Timeout | undefined;
+      if (graceMs !== undefined) {
+        let timer: { clear(): void } | undefined;
         const timeout = new Promise<"timeout">((r) => {
-          timer = setTimeout(() => r("timeout"), options.graceMs);
+          timer = args.longTimeout(() => r("timeout"), graceMs);
         });
         const outcome = await Promise.race([all.then(() => "done" as const), timeout]);
-        clearTimeout(timer);
+        timer?.clear();
         if (outcome === "timeout") {
-          for (const f of this.inflight.values()) {
+          // Handlers still running are aborted and their jobs put back; a
+          // handler that never settles cannot hold stop() (or close()) up.
+          for (const f of [...this.inflight.values()]) {
             f.controller.abort(new HonkerError("HONKER_CANCELLED", "the worker was stopped"));
             this.release(f.job, "worker stopped");
+            this.giveUp(f);
           }
         }
       }
@@ -292,25 +365,40 @@ export class Worker<P, R> {
         this.refillOnFinish = true;
       }
     } catch (err) {
-      if (
-        err instanceof HonkerError &&
-        (err.code === "HONKER_CLOSED" || err.code === "HONKER_WATCHER_DEAD")
-      )
-        return;
+      if (isTerminal(err)) return;
       // A transient failure (busy, disk full): try again on the next wake.
-      this.queue.database.watcher.setDeadline(this, Date.now() + 1000);
-      this.options.onError?.(err, this.placeholder(0), "retry");
+      try {
+        this.queue.database.watcher.setDeadline(this, Date.now() + 1000);
+      } catch {
+        // the watcher died meanwhile: the dead listener stops us
+      }
+      this.fail(err, this.placeholder(0), "retry");
     }
   }
 
   private run(job: ClaimedJob<P>): void {
     this.stats.claimed++;
     const controller = new AbortController();
-    const heartbeatMs = Math.max(250, (this.visibility * 1000) / 2);
+    const heartbeatMs = args.timerMs(Math.max(250, (this.visibility * 1000) / 2));
     const heartbeat = setInterval(() => this.beat(job.id), heartbeatMs);
     heartbeat.unref();
-    const entry: InFlight = { job, controller, heartbeat, done: Promise.resolve() };
+    let abandon = () => {};
+    const abandoned = new Promise<void>((r) => {
+      abandon = r;
+    });
+    const entry: InFlight = {
+      job,
+      controller,
+      heartbeat,
+      timeout: null,
+      done: Promise.resolve(),
+      abandon,
+    };
     this.inflight.set(job.id, entry);
+    if (this.timeoutMs !== undefined) {
+      const ms = this.timeoutMs;
+      entry.timeout = args.longTimeout(() => this.timedOut(entry, ms), ms, true);
+    }
     const ctx: JobContext<P> = {
       id: job.id,
       queue: job.queue,
@@ -321,18 +409,41 @@ export class Worker<P, R> {
         if (!controller.signal.aborted) this.queue.setProgress(job.id, value);
       },
     };
-    entry.done = (async () => {
+    const settled = (async () => {
       try {
         const result = await this.handler(ctx);
         this.finishOk(job, controller, result);
       } catch (err) {
         this.finishError(job, controller, err);
       } finally {
-        clearInterval(heartbeat);
-        this.inflight.delete(job.id);
-        if (this.refillOnFinish) this.onWake();
+        this.giveUp(entry);
       }
     })();
+    entry.done = Promise.race([settled, abandoned]);
+  }
+
+  /** Frees a job's slot: its timers stop, and a full worker claims again. */
+  private giveUp(entry: InFlight): void {
+    clearInterval(entry.heartbeat);
+    entry.timeout?.clear();
+    entry.abandon();
+    // The same id may have been claimed again since (after a timeout).
+    if (this.inflight.get(entry.job.id) !== entry) return;
+    this.inflight.delete(entry.job.id);
+    if (this.refillOnFinish) this.onWake();
+  }
+
+  /** The per-job timeout: abort the handler, put the job back, free its slot. */
+  private timedOut(entry: InFlight, ms: number): void {
+    if (entry.controller.signal.aborted || this.inflight.get(entry.job.id) !== entry) return;
+    const err = new HonkerError(
+      "HONKER_TIMEOUT",
+      `job ${entry.job.id} of queue '${this.queue.name}' ran longer than timeoutMs (${ms} ms)`,
+    );
+    entry.controller.abort(err);
+    const outcome = this.retryOrDead(entry.job, err);
+    if (outcome !== null) this.fail(err, entry.job, outcome);
+    this.giveUp(entry);
   }
 
   private finishOk(job: ClaimedJob<P>, controller: AbortController, result: R): void {
@@ -340,9 +451,25 @@ export class Worker<P, R> {
       this.stats.cancelled++;
       return;
     }
+    if (this.resultTtl !== false && result !== undefined) {
+      try {
+        checkJson(result, `queue('${this.queue.name}') job ${job.id} result`);
+      } catch (err) {
+        // The work succeeded: complete the job without its result rather
+        // than run it again (and again, until dead).
+        this.completions.push({ id: job.id, result: undefined as R, save: false });
+        this.scheduleFlush();
+        this.fail(err, job as ClaimedJob<unknown>, "completed");
+        return;
+      }
+    }
     // Completions are committed together, once per turn of the event loop:
     // one commit for many jobs instead of one each.
-    this.completions.push({ id: job.id, result });
+    this.completions.push({ id: job.id, result, save: true });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushCompletions());
@@ -355,12 +482,12 @@ export class Worker<P, R> {
     this.completions = [];
     const db = this.queue.database;
     if (batch.length === 0 || !db.open) return;
-    const ttl = this.options.resultTtl ?? 86400;
+    const ttl = this.resultTtl;
     try {
       db.transaction(() => {
         for (const c of batch) {
           // Only the holder of a live claim completes the job (and saves its result).
-          if (this.queue.ack(c.id, this.workerId) && ttl !== false) {
+          if (this.queue.ack(c.id, this.workerId) && ttl !== false && c.save) {
             this.queue.saveResult(c.id, c.result, ttl);
           }
         }
@@ -368,9 +495,8 @@ export class Worker<P, R> {
       this.stats.completed += batch.length;
     } catch (err) {
       // Busy or disk full: the claims lapse and the jobs run again (at-least-once).
-      for (const c of batch) {
-        this.options.onError?.(err, this.placeholder(c.id), "retry");
-      }
+      if (isTerminal(err)) return;
+      for (const c of batch) this.fail(err, this.placeholder(c.id), "retry");
     }
   }
 
@@ -380,19 +506,45 @@ export class Worker<P, R> {
       return;
     }
     if (!this.queue.database.open) return;
-    const decision = retryDecision(err, job.attempts, this.options.backoff);
-    let outcome: "retry" | "dead";
-    if (decision.retry) {
-      this.queue.retry(job.id, this.workerId, decision.delay, errorText(err));
-      const info = this.queue.getJob(job.id);
-      outcome = info?.state === "dead" ? "dead" : "retry";
-    } else {
-      this.queue.fail(job.id, this.workerId, errorText(err));
-      outcome = "dead";
+    const outcome = this.retryOrDead(job as ClaimedJob<unknown>, err);
+    if (outcome !== null) this.fail(err, job as ClaimedJob<unknown>, outcome);
+  }
+
+  /**
+   * Retries or dead-letters a failed job as the error asks. Returns what
+   * became of it, or null when that could not be written (the failure is
+   * reported; the claim lapses and the job runs again).
+   */
+  private retryOrDead(job: ClaimedJob<unknown>, err: unknown): "retry" | "dead" | null {
+    const decision = retryDecision(err, job.attempts, this.backoff);
+    try {
+      let outcome: "retry" | "dead";
+      if (decision.retry) {
+        const r = this.queue.retryJob(job.id, this.workerId, decision.delay, errorText(err));
+        // "lost": someone else holds the job now; it runs again there.
+        outcome = r === "dead" ? "dead" : "retry";
+      } else {
+        this.queue.fail(job.id, this.workerId, errorText(err));
+        outcome = "dead";
+      }
+      if (outcome === "dead") this.stats.dead++;
+      else this.stats.retried++;
+      return outcome;
+    } catch (writeErr) {
+      if (!isTerminal(writeErr)) this.fail(writeErr, job, "retry");
+      return null;
     }
-    if (outcome === "dead") this.stats.dead++;
-    else this.stats.retried++;
-    this.options.onError?.(err, job as ClaimedJob<unknown>, outcome);
+  }
+
+  /** Every failure goes through here to onError (or a log line once per cause). */
+  private fail(err: unknown, job: ClaimedJob<unknown>, outcome: WorkOutcome): void {
+    report(
+      `worker ${this.workerId} of queue '${this.queue.name}'`,
+      this.options.onError,
+      err,
+      job,
+      outcome,
+    );
   }
 
   private beat(id: number): void {
@@ -401,8 +553,10 @@ export class Worker<P, R> {
     let ok = false;
     try {
       ok = this.queue.heartbeat(id, this.workerId, this.visibility);
-    } catch {
-      return; // transient (busy): the next beat tries again before the claim lapses
+    } catch (err) {
+      // Transient (busy): the next beat tries again before the claim lapses.
+      if (!isTerminal(err)) this.fail(err, entry.job, "retry");
+      return;
     }
     if (!ok) this.lose(entry, "claim lost: the job was cancelled, taken over or expired");
   }
@@ -442,12 +596,11 @@ export class Worker<P, R> {
     let mine: Set<number>;
     try {
       const ids = [...this.inflight.keys()];
-      this.ownedStmt ??= db.raw
-        .prepare(
-          "SELECT id FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND state = 'processing'",
-        )
-        .pluck();
-      const rows = this.ownedStmt.all(JSON.stringify(ids), this.workerId) as number[];
+      const owned = plucked(
+        db.raw,
+        "SELECT id FROM _honker_live WHERE id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND state = 'processing'",
+      );
+      const rows = owned.all(JSON.stringify(ids), this.workerId) as number[];
       mine = new Set(rows);
     } catch {
       return;

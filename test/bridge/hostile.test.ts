@@ -542,7 +542,6 @@ describe("a hostile page speaking raw wire messages", () => {
       { b: new Uint8Array(10) },
       // biome-ignore lint/suspicious/noSparseArray: the hole is the point
       [, 1], // a hole arrives as undefined
-      { u: undefined },
       cyclic,
       cyclicArr,
       { n: -0, inf: Number.NEGATIVE_INFINITY },

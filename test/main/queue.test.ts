@@ -62,7 +62,8 @@ describe("queue.enqueue", () => {
     assert.throws(
       () => q.enqueue(undefined as unknown as string),
       (err) =>
-        isHonkerError(err, "HONKER_INVALID_ARGUMENT") && /not JSON-serialisable/.test(err.message),
+        isHonkerError(err, "HONKER_INVALID_ARGUMENT") &&
+        /payload is undefined, which JSON cannot hold/.test(err.message),
     );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
@@ -72,7 +73,7 @@ describe("queue.enqueue", () => {
     );
     assert.throws(
       () => q.enqueue("x", { maxAttempts: 0 }),
-      (err) => isHonkerError(err, "HONKER_INVALID_ARGUMENT") && /max_attempts/.test(err.message),
+      (err) => isHonkerError(err, "HONKER_INVALID_ARGUMENT") && /maxAttempts/.test(err.message),
     );
     assert.equal(q.stats().pending, 0);
   });

@@ -74,6 +74,45 @@ describe("the sqlite3 shell", { skip: shellSkipReason() }, () => {
     assert.equal(deadCount(), 0);
   });
 
+  it("runs the queue contract functions on its own SQLite (history, retry, redrive, prune)", () => {
+    const res = runShell(
+      ctx.path,
+      ext,
+      [
+        "SELECT honker_x_format_version();",
+        "SELECT honker_x_enqueue('sh', '{\"n\":1}', NULL, NULL, 0, 1, NULL, 'k');",
+        "SELECT honker_x_enqueue('sh', '{\"n\":2}', NULL, NULL, 0, 1, NULL, 'k');",
+        "SELECT honker_x_progress_set(1, '\"half\"');",
+        "SELECT json_array_length(honker_claim_batch('sh', 'w', 10, 60));",
+        "SELECT honker_x_retry(1, 'w', 0, 'bad');",
+        "SELECT json_extract(honker_x_get_job(1), '$.state', '$.error', '$.progress');",
+        "SELECT honker_x_dead_redrive('sh', NULL, 10);",
+        "SELECT json_extract(honker_x_get_job(1), '$.state', '$.attempts');",
+        "SELECT honker_cancel(1);",
+        "SELECT json_extract(honker_x_get_job(1), '$.state');",
+        "SELECT honker_x_history_prune(NULL, 0, 10);",
+        "SELECT honker_x_get_job(1) IS NULL;",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(res.stderr, "");
+    assert.deepEqual(lines(res.stdout), [
+      "2",
+      "1",
+      "1",
+      "1",
+      "1",
+      "2",
+      '["dead","bad","\\"half\\""]',
+      "1",
+      '["pending",0]',
+      "1",
+      "cancelled",
+      "1",
+      "1",
+    ]);
+  });
+
   it("loads the extension from its path without the .so suffix", () => {
     assert.ok(ext.endsWith(".so"), ext);
     const bare = ext.slice(0, -".so".length);
@@ -219,6 +258,39 @@ describe("Python's sqlite3 module", { skip: pythonSkipReason() }, () => {
     ]);
     assert.equal(liveCount(), 0);
     assert.equal(deadCount(), 0);
+  });
+
+  it("gets dedup keys, progress and the merged job view, as the host does", () => {
+    const out = runPython(
+      ctx.path,
+      ext,
+      [
+        'enq = "SELECT honker_x_enqueue(?, ?, NULL, NULL, 0, 3, NULL, ?)"',
+        'first = one(enq, "py", \'{"n":1}\', "order-9")',
+        'out([first, one(enq, "py", \'{"n":2}\', "order-9")])',
+        'out(one("SELECT honker_x_progress_set(?, ?)", first, \'{"pct":40}\'))',
+        'claimed = json.loads(one("SELECT honker_claim_batch(?, ?, ?, ?)", "py", "py-w", 10, 60))',
+        'out([c["id"] for c in claimed])',
+        'out(one("SELECT honker_x_progress_set(?, ?)", first, \'{"pct":100}\'))',
+        'out(one("SELECT honker_ack(?, ?)", first, "py-w"))',
+        'job = json.loads(one("SELECT honker_x_get_job(?)", first))',
+        'out([job["state"], job["payload"], job["progress"], job["attempts"], job["queue"]])',
+        'out(one("SELECT count(*) FROM _honker_x_progress") + one("SELECT count(*) FROM _honker_x_dedup"))',
+        'out(one(enq, "py", \'{"n":3}\', "order-9"))',
+      ].join("\n"),
+    );
+    assert.deepEqual(out, [
+      [1, 1],
+      1,
+      [1],
+      1,
+      1,
+      ["completed", '{"n":1}', '{"pct":100}', 1, "py"],
+      0,
+      2,
+    ]);
+    // better-sqlite3 reads the same history.
+    assert.equal(JSON.parse(scalar<string>(db, "honker_x_get_job(1)")).progress, '{"pct":100}');
   });
 
   it("reads with read_since a stream the shell published, saving offsets", {

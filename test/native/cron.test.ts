@@ -32,6 +32,25 @@ describe("honker_cron_next_after", { skip: utc ? false : "runs in a child with T
     assert.equal(next("1,2-4,*/20 * * * *"), 1776602400);
   });
 
+  it("reads `a/n` as from a to the field's maximum, step n (Vixie cron; honker reads just a)", () => {
+    // 12:40 fires, then 12:47 (honker's reading: 13:40).
+    assert.equal(iso(next("40/7 * * * *")), "2026-04-19T12:40:00.000Z");
+    assert.equal(iso(next("40/7 * * * *", FROM + 600)), "2026-04-19T12:47:00.000Z");
+    assert.equal(iso(next("40/7 * * * *", FROM + 1440)), "2026-04-19T13:40:00.000Z");
+    assert.equal(iso(next("1/2 * * * *")), "2026-04-19T12:31:00.000Z");
+    assert.equal(iso(next("0 20/2 * * *")), "2026-04-19T20:00:00.000Z");
+    assert.equal(iso(next("0 20/2 * * *", FROM + 8 * 3600)), "2026-04-19T22:00:00.000Z");
+    // A step past the maximum leaves just a.
+    assert.equal(iso(next("50/20 * * * *", FROM + 1200)), "2026-04-19T13:50:00.000Z");
+    // Day of week runs up to 7, Sunday: 6/1 is Saturday and Sunday.
+    assert.equal(iso(next("0 9 * * 6/1")), "2026-04-25T09:00:00.000Z");
+    assert.equal(iso(next("0 9 * * 6/1", FROM + 6 * 86400)), "2026-04-26T09:00:00.000Z");
+    // Names start a step too; 6-field seconds as well.
+    assert.equal(iso(next("0 0 1 NOV/1 *")), "2026-11-01T00:00:00.000Z");
+    assert.equal(next("10/25 * * * * *"), FROM + 10);
+    assert.equal(next("10/25 * * * * *", FROM + 10), FROM + 35);
+  });
+
   it("is strictly after the start", () => {
     assert.equal(next("30 12 * * *"), FROM + 86400);
   });

@@ -56,6 +56,65 @@ const calls: Record<string, (i: number) => void> = {
   lockAcquire: (i) => scalar(db, "honker_lock_acquire(?, ?, ?)", `l${i % 3}`, `o${i % 2}`, 1 + i),
   lockRenew: (i) => scalar(db, "honker_lock_renew(?, ?, ?)", `l${i % 3}`, `o${i % 2}`, 1 + i),
   lockRelease: (i) => scalar(db, "honker_lock_release(?, ?)", `l${i % 3}`, `o${i % 2}`),
+  xEnqueue: (i) =>
+    scalar(
+      db,
+      "honker_x_enqueue(?, ?, NULL, NULL, ?, ?, NULL, ?)",
+      `q${i % 3}`,
+      `{"i":${i}}`,
+      i % 5,
+      3 + (i % 4),
+      i % 4 ? `k${i % 7}` : null,
+    ),
+  progressSet: (i) => scalar(db, "honker_x_progress_set(?, ?)", 1 + i, `{"pct":${i}}`),
+  xRetry: (i) => scalar(db, "honker_x_retry(?, ?, ?, ?)", 1 + i, `w${i % 2}`, i % 3, "e"),
+  xGetJob: (i) => scalar(db, "honker_x_get_job(?)", 1 + i),
+  /** A keyed job with progress through every exit path (history, clean-up). */
+  lifecycle: (i) => {
+    const q = `q${i % 3}`;
+    const id = scalar<number>(
+      db,
+      "honker_x_enqueue(?, ?, NULL, NULL, 0, ?, NULL, ?)",
+      q,
+      `{"i":${i}}`,
+      1 + (i % 2),
+      `k${i}`,
+    );
+    scalar(db, "honker_x_progress_set(?, ?)", id, `{"pct":${i}}`);
+    if (i % 7 === 6) {
+      scalar(db, "honker_cancel(?, ?)", q, id);
+      return;
+    }
+    const w = `w${i % 2}`;
+    const claimed = JSON.parse(
+      scalar<string>(db, "honker_claim_batch(?, ?, ?, ?)", q, w, 1 + (i % 3), 30 + i),
+    ) as { id: number }[];
+    const ids = claimed.map((c) => c.id);
+    for (const c of ids) {
+      switch (i % 6) {
+        case 0:
+          scalar(db, "honker_ack(?, ?)", c, w);
+          break;
+        case 1:
+          scalar(db, "honker_ack_batch(?, ?)", JSON.stringify([c, c + 1]), w);
+          break;
+        case 2:
+          scalar(db, "honker_fail(?, ?, ?)", c, w, `e${i}`);
+          break;
+        case 3:
+          scalar(db, "honker_x_retry(?, ?, ?, ?)", c, w, 0, `e${i}`);
+          break;
+        case 4:
+          scalar(db, "honker_retry(?, ?, ?, ?)", c, w, 0, `e${i}`);
+          break;
+        default:
+          // The claim lapses: the next claim dead-letters what is exhausted.
+          db.prepare("UPDATE _honker_live SET claim_expires_at = 0 WHERE id = ?").run(c);
+          scalar(db, "honker_claim_batch(?, ?, ?, ?)", q, w, 1, 30);
+      }
+      scalar(db, "honker_x_get_job(?)", c);
+    }
+  },
   rateLimit: (i) => scalar(db, "honker_rate_limit_try(?, ?, ?)", `r${i % 2}`, 1 + i, 1 + (i % 5)),
 };
 

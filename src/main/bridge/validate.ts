@@ -4,6 +4,7 @@
  * size and depth, then the app's own Standard Schema validator if any.
  */
 import { HonkerError } from "../errors.ts";
+import { checkJson } from "../values.ts";
 
 /**
  * The Standard Schema interface (https://standardschema.dev), as zod,
@@ -27,7 +28,7 @@ export type StandardResult<Output> =
       }>;
     };
 
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 const MAX_DEPTH = 64;
 
 export function invalidArg(message: string): HonkerError {
@@ -35,58 +36,19 @@ export function invalidArg(message: string): HonkerError {
 }
 
 /**
- * Checks that `value` is plain JSON data (null, boolean, finite number,
- * string, array, plain object) without polluting keys, and returns its JSON
- * size in bytes. Throws HONKER_INVALID_ARGUMENT otherwise.
+ * Checks that `value` is plain JSON data (the host's one walk, values.ts)
+ * without polluting keys, within a depth and size bound, and returns its
+ * JSON size in bytes. Throws HONKER_INVALID_ARGUMENT otherwise.
  */
 export function checkJsonData(value: unknown, what: string, maxBytes: number): number {
-  const seen = new Set<object>();
-  // The path is built only for an error message; the walk itself allocates no strings.
-  const keys: (string | number)[] = [];
-  const at = () =>
-    `payload${keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("")}`;
   // Structured clone keeps shared references, so a 300-byte message can
   // describe a tree of millions of nodes. Every JSON node but the last costs
   // at least two bytes ("0,"), so more nodes than that cannot fit the limit.
-  const budget = Math.floor(maxBytes / 2) + 1;
-  let nodes = 0;
-  const walk = (v: unknown, depth: number): void => {
-    if (++nodes > budget) throw invalidArg(`${what}: payload is larger than ${maxBytes} bytes`);
-    if (depth > MAX_DEPTH)
-      throw invalidArg(`${what}: nested deeper than ${MAX_DEPTH} levels at ${at()}`);
-    if (v === null || typeof v === "string" || typeof v === "boolean") return;
-    if (typeof v === "number") {
-      if (!Number.isFinite(v)) throw invalidArg(`${what}: ${at()} is ${v}, which JSON cannot hold`);
-      return;
-    }
-    if (typeof v !== "object")
-      throw invalidArg(`${what}: ${at()} is a ${typeof v}, which is not JSON data`);
-    if (seen.has(v)) throw invalidArg(`${what}: ${at()} refers back to itself`);
-    seen.add(v);
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        keys.push(i);
-        walk(v[i], depth + 1);
-        keys.pop();
-      }
-    } else {
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw invalidArg(
-          `${what}: ${at()} is a ${proto?.constructor?.name ?? "non-plain"} object, not plain JSON data`,
-        );
-      }
-      for (const key of Object.keys(v)) {
-        if (FORBIDDEN_KEYS.has(key))
-          throw invalidArg(`${what}: key '${key}' at ${at()} is not allowed`);
-        keys.push(key);
-        walk((v as Record<string, unknown>)[key], depth + 1);
-        keys.pop();
-      }
-    }
-    seen.delete(v);
-  };
-  walk(value, 0);
+  checkJson(value, `${what}: payload`, {
+    forbiddenKeys: FORBIDDEN_KEYS,
+    maxDepth: MAX_DEPTH,
+    maxNodes: Math.floor(maxBytes / 2) + 1,
+  });
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > maxBytes) {
     throw invalidArg(`${what}: payload is ${bytes} bytes; the limit is ${maxBytes} bytes`);
