@@ -16,4 +16,5 @@ declare global {
   function apply(setting: { key: string }): void;
   function compact(signal: AbortSignal): Promise<void>;
   function callApi(): void;
+  const log: { warn(message: string, error?: unknown): void };
 }
