@@ -6,7 +6,7 @@
 //   node scripts/run-tests.mjs --no-sanitize
 //   node scripts/run-tests.mjs test/native/queue.test.ts   just these files
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,8 +71,33 @@ function printSummary() {
   );
 }
 
-// e2e/ launches Electron where it can start and skips with one line where it cannot.
-let status = runTests(files.length ? files : ["test/**/*.test.ts", "e2e/*.test.ts"], {});
+/** Every *.test.ts under `dir`, relative to the root, sorted. */
+function testFiles(dir) {
+  return readdirSync(join(root, dir), { recursive: true })
+    .map((f) => join(dir, String(f)).replaceAll("\\", "/"))
+    .filter((f) => f.endsWith(".test.ts") && !f.includes("/node_modules/"))
+    .sort();
+}
+
+// The release tests pack, install, type-check and package the kit: heavy on
+// the CPU, so they run after the others, whose timing-sensitive process
+// tests get the machine to themselves.
+const RELEASE = ["test/consumer/", "test/docs/", "test/packaging/"];
+const isRelease = (f) => RELEASE.some((dir) => f.startsWith(dir));
+
+let status;
+if (files.length) {
+  status = runTests(files, {});
+} else {
+  // e2e/ launches Electron where it can start and skips with one line where it cannot.
+  const all = [...testFiles("test"), ...testFiles("e2e")];
+  status = runTests(
+    all.filter((f) => !isRelease(f)),
+    {},
+  );
+  const release = runTests(all.filter(isRelease), {});
+  if (release !== 0) status = release;
+}
 
 function sanitizerRuntime() {
   // The sanitizer runtime must be loaded first, before node itself.
