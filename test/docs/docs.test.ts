@@ -9,7 +9,7 @@
  * declared by their doc's prelude, test/docs/preludes/<doc>.d.ts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -127,25 +127,58 @@ describe("TypeScript in the docs type-checks as a consumer's (strict)", () => {
   }
 });
 
+/**
+ * Runs a block in Node. It passes when it exits with 0, or, with `expect`,
+ * as soon as it has printed that (it is stopped then: a worker would wait for
+ * jobs forever); a block without `expect` that is still running after
+ * `quietMs` has shown no error and is stopped too.
+ */
+function runBlock(
+  b: Block,
+  cwd: string,
+  quietMs: number,
+  deadlineMs: number,
+): Promise<{ ok: boolean; why: string }> {
+  const env = { ...process.env };
+  delete env.HONKER_EXTENSION_PATH;
+  const child = spawn(process.execPath, [...TS_FLAGS, blockPath(b)], { cwd, env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+    if (b.expect && stdout.includes(b.expect)) finish(true, "printed what it should");
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  let finish: (ok: boolean, why: string) => void = () => {};
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () =>
+        b.expect
+          ? finish(false, `did not print ${JSON.stringify(b.expect)} within ${deadlineMs} ms`)
+          : finish(true, `still running after ${quietMs} ms, no error`),
+      b.expect ? deadlineMs : quietMs,
+    );
+    finish = (ok, why) => {
+      clearTimeout(timer);
+      child.kill();
+      resolve({ ok, why: `${why}\nstdout:\n${stdout}\nstderr:\n${stderr}` });
+    };
+    child.on("exit", (code) => {
+      if (code === 0 && !b.expect) finish(true, "exited with 0");
+      else if (code !== null) finish(false, `exited with ${code}`);
+    });
+  });
+}
+
 describe("runnable TypeScript in the docs runs in Node", () => {
-  /** Stops a block that is still running (a worker waiting for jobs) after this long. */
-  const RUN_MS = 3000;
   for (const b of tsBlocks.filter((x) => !x.fragment)) {
     it(`${b.doc}:${b.line}`, async () => {
       assert.equal(b.lang, "ts", "a runnable block is plain TypeScript (mark JSX a fragment)");
       await checks.get(b.doc)?.result; // its file is written
-      const cwd = mkdtempSync(join(work, "run-"));
-      const stop = `data:text/javascript,setTimeout(()=>process.exit(0),${RUN_MS}).unref()`;
-      const env = { ...process.env };
-      delete env.HONKER_EXTENSION_PATH;
-      const res = spawnSync(process.execPath, [...TS_FLAGS, "--import", stop, blockPath(b)], {
-        cwd,
-        env,
-        encoding: "utf8",
-        timeout: RUN_MS + 10_000,
-      });
-      assert.equal(res.status, 0, `${b.doc}:${b.line} failed:\n${res.stdout}\n${res.stderr}`);
-      if (b.expect) assert.ok(res.stdout.includes(b.expect), `printed:\n${res.stdout}`);
+      const { ok, why } = await runBlock(b, mkdtempSync(join(work, "run-")), 3000, 60_000);
+      assert.ok(ok, `${b.doc}:${b.line}: ${why}`);
     });
   }
 });
