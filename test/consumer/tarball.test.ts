@@ -84,7 +84,7 @@ describe("installed with --ignore-scripts and no C compiler", () => {
       cwd: project,
       env: consumerEnv(project),
       encoding: "utf8",
-      timeout: 30_000,
+      timeout: 90_000,
     });
     assert.equal(res.status, 0, res.stderr);
     const out = JSON.parse(res.stdout.trim().split("\n").at(-1) ?? "{}");

@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), "honker-consumer-"));
 const db = open(join(dir, "app.db"));
 const id = db.queue("ship").enqueue({ order: 7 });
 const worker = db.queue("ship").work(async (job) => job.payload.order * 2);
-const result = await db.queue("ship").waitResult(id, { timeoutMs: 10_000 });
+const result = await db.queue("ship").waitResult(id, { timeoutMs: 60_000 });
 const state = db.queue("ship").getJob(id)?.state;
 await worker.stop();
 await db.close();
