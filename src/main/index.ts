@@ -13,8 +13,18 @@
  * ```
  * @module
  */
+// First: refuses a too-old Node before better-sqlite3 is ever loaded.
+import "./node-version.ts";
+
 export { getLoadablePath, load } from "../extension/index.ts";
 export { type ElectronMain, type ServedWindow, serveWindow } from "./bridge/electron.ts";
+export type {
+  BrowserWindowLike,
+  IpcMainEventLike,
+  MessageChannelMainLike,
+  WebContentsLike,
+  WebFrameMainLike,
+} from "./bridge/electron-types.ts";
 export type {
   ChannelGrant,
   Grants,

@@ -14,6 +14,14 @@ export type RunResult = { stdout: string; stderr: string; status: number | null 
 /** A skip reason for node:test, or false when the shell is usable. */
 export function shellSkipReason(): string | false {
   if (!existsSync(SQLITE3_SHELL)) return `${SQLITE3_SHELL} is not installed`;
+  // macOS's /usr/bin/sqlite3 is built without extension loading.
+  const probe = spawnSync(SQLITE3_SHELL, [":memory:", ".load /nonexistent/honker-probe"], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  if (/unknown command|not authorized|not enabled/i.test(`${probe.stderr}${probe.stdout}`)) {
+    return `${SQLITE3_SHELL} cannot load extensions`;
+  }
   return false;
 }
 

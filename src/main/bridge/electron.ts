@@ -9,16 +9,15 @@
  * to that frame -> the preload hands it to the page. A reload asks again
  * and gets a fresh port; the old session ends when its port closes.
  */
-import type {
-  BrowserWindow,
-  IpcMainEvent,
-  MessageChannelMain,
-  MessagePortMain,
-  WebContents,
-} from "electron";
 import { IPC_CONNECT, IPC_PORT } from "../../protocol/index.ts";
 import type { HonkerDatabase } from "../database.ts";
 import { WindowBudget } from "./budget.ts";
+import type {
+  BrowserWindowLike,
+  IpcMainEventLike,
+  MessageChannelMainLike,
+  WebContentsLike,
+} from "./electron-types.ts";
 import { type MessagePortMainLike, portMainEndpoint, portMainSubPort } from "./endpoint.ts";
 import type { Grants, ServeOptions } from "./grants.ts";
 import { BridgeSession } from "./session.ts";
@@ -33,13 +32,13 @@ export const MAX_SESSIONS_PER_WINDOW = 4;
 /** The parts of the `electron` module the bridge uses. */
 export interface ElectronMain {
   ipcMain: {
-    on(channel: string, listener: (event: IpcMainEvent, ...args: unknown[]) => void): unknown;
+    on(channel: string, listener: (event: IpcMainEventLike, ...args: unknown[]) => void): unknown;
     removeListener(
       channel: string,
-      listener: (event: IpcMainEvent, ...args: unknown[]) => void,
+      listener: (event: IpcMainEventLike, ...args: unknown[]) => void,
     ): unknown;
   };
-  MessageChannelMain: new () => MessageChannelMain;
+  MessageChannelMain: new () => MessageChannelMainLike;
 }
 
 /** A served window; `close()` ends its sessions and stops listening for it. */
@@ -48,7 +47,7 @@ export interface ServedWindow {
   close(): void;
 }
 
-function webContentsOf(target: BrowserWindow | WebContents): WebContents {
+function webContentsOf(target: BrowserWindowLike | WebContentsLike): WebContentsLike {
   return "webContents" in target ? target.webContents : target;
 }
 
@@ -69,7 +68,7 @@ function originOf(url: string): string {
 export function serveWindow(
   // biome-ignore lint/suspicious/noExplicitAny: any schema
   db: HonkerDatabase<any>,
-  target: BrowserWindow | WebContents,
+  target: BrowserWindowLike | WebContentsLike,
   grants: Grants,
   options: ServeOptions & { electron?: ElectronMain } = {},
 ): ServedWindow {
@@ -80,7 +79,7 @@ export function serveWindow(
   const budget = new WindowBudget(options);
   let closed = false;
 
-  const onConnect = (event: IpcMainEvent) => {
+  const onConnect = (event: IpcMainEventLike) => {
     if (closed || event.sender !== contents) return; // another window's request
     const frame = event.senderFrame;
     if (!frame || frame !== contents.mainFrame) return; // iframes never get a port
@@ -111,7 +110,7 @@ export function serveWindow(
     sessions.add(session);
     mainPort.on("close", () => session.close());
     mainPort.start();
-    frame.postMessage(IPC_PORT, null, [port2 as MessagePortMain]);
+    frame.postMessage(IPC_PORT, null, [port2]);
   };
 
   const endAll = () => {

@@ -5,7 +5,6 @@
  * Both are wrapped here into one shape, and `guardEndpoint` filters what a
  * page may send before Comlink sees it.
  */
-import type { Endpoint } from "comlink";
 import { BRIDGE_METHODS, type WireError } from "../../protocol/index.ts";
 
 /** The documented shape of Electron's MessagePortMain (structural, so tests can fake it). */
@@ -35,14 +34,26 @@ export interface SubPort {
 
 type MessageListener = (ev: { data: unknown }) => void;
 
+/**
+ * Comlink's `Endpoint`, declared without DOM types (`Transferable`,
+ * `EventListenerOrEventListenerObject`): the published types of the main
+ * entry point must type-check in a Node project that has no `lib: ["DOM"]`.
+ */
+export interface BridgeEndpoint {
+  postMessage(message: unknown, transfer?: unknown[]): void;
+  addEventListener(type: string, listener: unknown): void;
+  removeEventListener(type: string, listener: unknown): void;
+  start?(): void;
+}
+
 /** Comlink endpoint over a MessagePortMain. Transfers go in the transfer list only. */
-export function portMainEndpoint(port: MessagePortMainLike): Endpoint & { close(): void } {
+export function portMainEndpoint(port: MessagePortMainLike): BridgeEndpoint & { close(): void } {
   const wrapped = new Map<
     unknown,
     (event: { data: unknown; ports: MessagePortMainLike[] }) => void
   >();
   return {
-    postMessage(message: unknown, transfer?: Transferable[]) {
+    postMessage(message: unknown, transfer?: unknown[]) {
       port.postMessage(message, (transfer ?? []) as unknown as MessagePortMainLike[]);
     },
     addEventListener(_type: string, listener: unknown) {
@@ -62,7 +73,7 @@ export function portMainEndpoint(port: MessagePortMainLike): Endpoint & { close(
     close() {
       port.close();
     },
-  } as Endpoint & { close(): void };
+  } as BridgeEndpoint & { close(): void };
 }
 
 /** A SubPort over a MessagePortMain. */
@@ -171,7 +182,7 @@ export interface Admission {
 }
 
 /** The guarded endpoint, and `dispose()` to settle the books of calls still pending. */
-export interface GuardedEndpoint extends Endpoint {
+export interface GuardedEndpoint extends BridgeEndpoint {
   /** Calls admitted and not yet answered. */
   readonly pending: number;
   dispose(): void;
@@ -185,7 +196,7 @@ export interface GuardedEndpoint extends Endpoint {
  * are matched, and how the books of pending calls are kept.
  */
 export function guardEndpoint(
-  inner: Endpoint,
+  inner: BridgeEndpoint,
   onRelease: () => void,
   onReject: (reason: string) => void,
   admission?: Admission,
@@ -203,7 +214,7 @@ export function guardEndpoint(
       pending.clear();
       for (const m of methods) admission?.done(m);
     },
-    postMessage: (message: unknown, transfer?: Transferable[]) => {
+    postMessage: (message: unknown, transfer?: unknown[]) => {
       const id = (message as { id?: unknown } | null)?.id;
       if (typeof id === "string") {
         const method = pending.get(id);

@@ -19,7 +19,12 @@ import type { HonkerDatabase } from "../database.ts";
 import { HonkerError, isHonkerError } from "../errors.ts";
 import type { EnqueueOptions } from "../queue.ts";
 import { READ_AHEAD_EVENTS, WindowBudget } from "./budget.ts";
-import { type GuardedEndpoint, guardEndpoint, type SubPort } from "./endpoint.ts";
+import {
+  type BridgeEndpoint,
+  type GuardedEndpoint,
+  guardEndpoint,
+  type SubPort,
+} from "./endpoint.ts";
 import {
   channelGrant,
   DEFAULT_MAX_PAYLOAD,
@@ -99,7 +104,7 @@ export class BridgeSession {
   private readonly db: AnyDb;
   private readonly grants: Grants;
   private readonly options: SessionOptions;
-  private readonly rawEndpoint: Comlink.Endpoint & { close?: () => void };
+  private readonly rawEndpoint: BridgeEndpoint & { close?: () => void };
   private readonly ports: PortFactory;
   private readonly subs = new Map<number, Pusher>();
   private nextSubId = 1;
@@ -119,7 +124,7 @@ export class BridgeSession {
 
   constructor(
     db: AnyDb,
-    endpoint: Comlink.Endpoint & { close?: () => void },
+    endpoint: BridgeEndpoint & { close?: () => void },
     grants: Grants,
     ports: PortFactory,
     options: SessionOptions = {},
