@@ -9,6 +9,7 @@
 import { availableParallelism } from "node:os";
 import { relative } from "node:path";
 import { compileTarget } from "./compile.mjs";
+import { recordPrebuild } from "./manifest.mjs";
 import { selectTargets } from "./targets.mjs";
 import { MissingToolError, root } from "./toolchains.mjs";
 
@@ -29,6 +30,7 @@ await pool(targets, availableParallelism(), async (target) => {
   const t0 = performance.now();
   try {
     const { path, builtBy } = await compileTarget(target);
+    recordPrebuild(target, path, builtBy);
     const s = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`${target.id}: built by ${builtBy} -> ${relative(root, path)} (${s} s)`);
   } catch (err) {
