@@ -6,9 +6,10 @@
 //   node scripts/run-tests.mjs --no-sanitize
 //   node scripts/run-tests.mjs test/native/queue.test.ts   just these files
 import { execFileSync, spawnSync } from "node:child_process";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "../native/build.mjs";
+import { build, libraryFileName } from "../native/build.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -24,8 +25,17 @@ function runTests(patterns, env) {
   return res.status ?? 1;
 }
 
+// The loader prefers prebuilds/ to build/; the tests must see the extension
+// just compiled from these sources (`npm test` runs build:native first), not
+// a prebuild left from an earlier `npm run prebuild:all`.
+const sourceBuild = join(root, "build", libraryFileName());
+const extensionEnv =
+  !process.env.HONKER_EXTENSION_PATH && existsSync(sourceBuild)
+    ? { HONKER_EXTENSION_PATH: sourceBuild }
+    : {};
+
 // e2e/ launches Electron where it can start and skips with one line where it cannot.
-let status = runTests(files.length ? files : ["test/**/*.test.ts", "e2e/*.test.ts"], {});
+let status = runTests(files.length ? files : ["test/**/*.test.ts", "e2e/*.test.ts"], extensionEnv);
 
 function sanitizerRuntime() {
   // The sanitizer runtime must be loaded first, before node itself.
