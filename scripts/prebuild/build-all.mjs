@@ -13,7 +13,14 @@ import { recordPrebuild } from "./manifest.mjs";
 import { selectTargets } from "./targets.mjs";
 import { MissingToolError, root } from "./toolchains.mjs";
 
-const targets = selectTargets(process.argv.slice(2));
+/** @type {import("./targets.mjs").Target[]} */
+let targets;
+try {
+  targets = selectTargets(process.argv.slice(2));
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
 const started = performance.now();
 let failed = 0;
 

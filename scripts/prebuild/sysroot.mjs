@@ -59,7 +59,7 @@ export function muslArm64Sysroot() {
   } catch (err) {
     throw new MissingToolError(
       `the arm64 musl sysroot (Debian packages musl:arm64 musl-dev:arm64; apt said: ${String(err.stderr ?? err.message).trim()})`,
-      `network access to the Debian archive, or unpack those two .deb files into ${dir}`,
+      `It needs network access to the Debian archive; or unpack those two .deb files into ${dir}.`,
     );
   }
   rmSync(dir, { recursive: true, force: true });

