@@ -33,7 +33,9 @@ async function pool(items, limit, work) {
   await Promise.all(lanes);
 }
 
-await pool(targets, availableParallelism(), async (target) => {
+// The slow ones first, so the others build on the other cores meanwhile.
+const order = [...targets.filter((t) => t.slow), ...targets.filter((t) => !t.slow)];
+await pool(order, availableParallelism(), async (target) => {
   const t0 = performance.now();
   try {
     const { path, builtBy } = await compileTarget(target);

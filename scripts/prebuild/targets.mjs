@@ -14,6 +14,8 @@
  * @property {ToolchainKind} toolchain
  * @property {string | null} zigTarget   Zig's `-target` when Zig compiles it
  * @property {VerifyKind} verify  how the binary is proven on this machine
+ * @property {boolean} slow       started first: Zig builds the MinGW C runtime
+ *                                before it (1-2.5 min until .cache/zig has it)
  */
 
 /** Every prebuild target, in build and report order. @type {readonly Target[]} */
@@ -74,5 +76,6 @@ function target(platform, arch, libc, toolchain, zigTarget, verify) {
     toolchain,
     zigTarget,
     verify,
+    slow: platform === "win32" && toolchain === "zig",
   });
 }
