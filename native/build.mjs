@@ -4,13 +4,17 @@
 //   node native/build.mjs                 -> build/honker.<so|dylib|dll>
 //   node native/build.mjs --sanitize      -> build/sanitize/honker.so (ASan + UBSan)
 //   node native/build.mjs --out DIR       -> DIR/honker.<ext>
-//   node native/build.mjs --prebuild      -> prebuilds/<platform>-<arch>/honker.<ext>
-//                                            (what a published package ships)
+//
+// Installed as the `honker-electron-build` command: `npx honker-electron-build`
+// in a project compiles the extension into node_modules/honker-electron/build/,
+// where the loader finds it when no prebuild matches the platform. The
+// prebuilds a published package ships come from `npm run prebuild:all`
+// (scripts/prebuild/), which reuses COMPILE_FLAGS and sourceFiles() from here.
 //
 // The only input besides our sources is sqlite3ext.h, taken from the pinned
 // better-sqlite3 dependency so that the header matches the SQLite we ship with.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,12 +36,29 @@ export function sqliteHeaderDir() {
   return join(dirname(pkg), "deps", "sqlite3");
 }
 
+/** The extension's C sources, sorted (the same list for every target). */
 export function sourceFiles() {
   return readdirSync(here)
     .filter((f) => f.endsWith(".c"))
     .sort()
     .map((f) => join(here, f));
 }
+
+/**
+ * C dialect, warnings-as-errors and visibility flags every build of the
+ * extension uses, this machine's and each cross-compiled prebuild alike.
+ */
+export const COMPILE_FLAGS = Object.freeze([
+  "-std=c11",
+  "-Wall",
+  "-Wextra",
+  "-Werror",
+  "-pedantic",
+  "-Wshadow",
+  "-Wstrict-prototypes",
+  "-fPIC",
+  "-fvisibility=hidden",
+]);
 
 /**
  * Builds the extension and returns the absolute path of the library.
@@ -47,25 +68,14 @@ export function build(opts = {}) {
   if (process.platform === "win32") {
     throw new Error(
       "honker-electron: building the extension from source on Windows is not supported yet; " +
-        "use a prebuilt binary from prebuilds/win32-<arch>/ or set HONKER_EXTENSION_PATH.",
+        "use the prebuilt binary from prebuilds/win32-<arch>/ or set HONKER_EXTENSION_PATH.",
     );
   }
   const cc = process.env.CC || "cc";
   const outDir = resolve(opts.outDir ?? join(root, "build", opts.sanitize ? "sanitize" : ""));
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, libraryFileName());
-  const flags = [
-    "-std=c11",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-pedantic",
-    "-Wshadow",
-    "-Wstrict-prototypes",
-    "-fPIC",
-    "-fvisibility=hidden",
-    `-I${sqliteHeaderDir()}`,
-  ];
+  const flags = [...COMPILE_FLAGS, `-I${sqliteHeaderDir()}`];
   if (opts.sanitize) {
     flags.push(
       "-O1",
@@ -92,13 +102,13 @@ export function build(opts = {}) {
   return out;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a script (also through the node_modules/.bin symlink npx uses).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
   const outIdx = argv.indexOf("--out");
-  const prebuildDir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
   const out = build({
     sanitize: argv.includes("--sanitize"),
-    outDir: argv.includes("--prebuild") ? prebuildDir : outIdx >= 0 ? argv[outIdx + 1] : undefined,
+    outDir: outIdx >= 0 ? argv[outIdx + 1] : undefined,
   });
   console.log(`built ${out}`);
 }

@@ -6,11 +6,11 @@
 //   node scripts/run-tests.mjs --no-sanitize
 //   node scripts/run-tests.mjs test/native/queue.test.ts   just these files
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "../native/build.mjs";
+import { build, libraryFileName } from "../native/build.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -53,6 +53,15 @@ function runTests(patterns, env) {
   return res.status ?? 1;
 }
 
+// The loader prefers prebuilds/ to build/; the tests must see the extension
+// just compiled from these sources (`npm test` runs build:native first), not
+// a prebuild left from an earlier `npm run prebuild:all`.
+const sourceBuild = join(root, "build", libraryFileName());
+const extensionEnv =
+  !process.env.HONKER_EXTENSION_PATH && existsSync(sourceBuild)
+    ? { HONKER_EXTENSION_PATH: sourceBuild }
+    : {};
+
 /** The closing lines: every skip with its reason, then one plain totals line. */
 function printSummary() {
   const count = (outcome) => results.filter((r) => r.outcome === outcome).length;
@@ -87,15 +96,15 @@ const isRelease = (f) => RELEASE.some((dir) => f.startsWith(dir));
 
 let status;
 if (files.length) {
-  status = runTests(files, {});
+  status = runTests(files, extensionEnv);
 } else {
   // e2e/ launches Electron where it can start and skips with one line where it cannot.
   const all = [...testFiles("test"), ...testFiles("e2e")];
   status = runTests(
     all.filter((f) => !isRelease(f)),
-    {},
+    extensionEnv,
   );
-  const release = runTests(all.filter(isRelease), {});
+  const release = runTests(all.filter(isRelease), extensionEnv);
   if (release !== 0) status = release;
 }
 

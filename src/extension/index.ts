@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +23,63 @@ export function libraryFileName(platform: NodeJS.Platform = process.platform): s
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** The C library a Linux process runs on; `null` on other systems. */
+export type Libc = "glibc" | "musl" | null;
+
+/** What the choice of binary depends on; every field can be injected (tests). */
+export interface HostInfo {
+  platform: NodeJS.Platform;
+  arch: string;
+  libc: Libc;
+  /** Whether a file exists (default: `fs.existsSync`). */
+  exists: (path: string) => boolean;
+  /** The environment `HONKER_EXTENSION_PATH` is read from (default: `process.env`). */
+  env: Record<string, string | undefined>;
+}
+
+let detectedLibc: Libc | undefined;
+
+/**
+ * The C library of this process, found without spawning a process: Node's
+ * diagnostic report names the glibc it runs on; without one, a musl dynamic
+ * loader in /lib means musl (Alpine). `null` off Linux.
+ */
+export function detectLibc(platform: NodeJS.Platform = process.platform): Libc {
+  if (platform !== "linux") return null;
+  if (detectedLibc !== undefined) return detectedLibc;
+  detectedLibc = "glibc";
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })
+    ?.header;
+  if (!header?.glibcVersionRuntime) {
+    try {
+      if (readdirSync("/lib").some((f) => f.startsWith("ld-musl-"))) detectedLibc = "musl";
+    } catch {
+      // no /lib: keep glibc, the common case
+    }
+  }
+  return detectedLibc;
+}
+
+/** This process's platform, arch and libc, with the real file system and environment. */
+export function currentHost(): HostInfo {
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    libc: detectLibc(),
+    exists: existsSync,
+    env: process.env,
+  };
+}
+
+/**
+ * Folder name of the prebuild for a platform: `<platform>-<arch>`, plus
+ * `-musl` on musl Linux (a musl-built library does not load on glibc, so
+ * the two are separate): `linux-x64`, `linux-arm64-musl`, `darwin-arm64`.
+ */
+export function prebuildId(platform: string, arch: string, libc: Libc): string {
+  return `${platform}-${arch}${libc === "musl" ? "-musl" : ""}`;
+}
+
 /**
  * Electron packs app files into `app.asar`, which SQLite cannot read; the
  * extension must be listed under `asarUnpack` and is loaded from there.
@@ -31,38 +88,51 @@ export function unpackedAsarPath(path: string): string {
   return path.replace(`${sep}app.asar${sep}`, `${sep}app.asar.unpacked${sep}`);
 }
 
-/** Where we look, in order: a source build, then the prebuild for this platform. */
-export function candidatePaths(root: string = packageRoot): string[] {
-  const file = libraryFileName();
+/**
+ * Where we look, in order: the prebuild for this platform, arch and libc,
+ * then a source build in `build/` (for platforms without a prebuild).
+ */
+export function candidatePaths(
+  root: string = packageRoot,
+  host: Pick<HostInfo, "platform" | "arch" | "libc"> = currentHost(),
+): string[] {
+  const file = libraryFileName(host.platform);
   return [
+    join(root, "prebuilds", prebuildId(host.platform, host.arch, host.libc), file),
     join(root, "build", file),
-    join(root, "prebuilds", `${process.platform}-${process.arch}`, file),
   ].map(unpackedAsarPath);
 }
 
 /**
  * Absolute path of the extension for this platform. `HONKER_EXTENSION_PATH`
- * overrides the search.
- * @throws Error naming the platform when no binary exists.
+ * overrides the search; then the prebuild for this platform, arch and libc;
+ * then a source build in `build/`.
+ * @param root the package folder (default: this package's)
+ * @param host platform, arch, libc, file system and environment (default: this process's)
+ * @throws Error listing every path looked at, and how to build from source.
  */
-export function getLoadablePath(root: string = packageRoot): string {
-  const override = process.env.HONKER_EXTENSION_PATH;
+export function getLoadablePath(root: string = packageRoot, host: Partial<HostInfo> = {}): string {
+  const h: HostInfo = { ...currentHost(), ...host };
+  const override = h.env.HONKER_EXTENSION_PATH;
   if (override) {
     const path = resolve(override);
-    if (!existsSync(path)) {
+    if (!h.exists(path)) {
       throw new Error(
         `honker-electron: HONKER_EXTENSION_PATH points to ${path}, which does not exist.`,
       );
     }
     return path;
   }
-  const candidates = candidatePaths(root);
-  const found = candidates.find((p) => existsSync(p));
+  const candidates = candidatePaths(root, h);
+  const found = candidates.find((p) => h.exists(p));
   if (found) return found;
+  const id = prebuildId(h.platform, h.arch, h.libc);
   throw new Error(
-    `honker-electron: no SQLite extension for ${process.platform}-${process.arch}. ` +
-      `Looked in: ${candidates.join(", ")}. Run 'npm rebuild honker-electron' with a C ` +
-      "compiler installed, or set HONKER_EXTENSION_PATH to a built honker library.",
+    `honker-electron: no SQLite extension for ${id}${h.libc ? ` (${h.libc})` : ""}. ` +
+      `Looked in: ${candidates.join(", ")}. This package ships prebuilds for linux-x64, ` +
+      "linux-arm64, linux-x64-musl, linux-arm64-musl, win32-x64, win32-arm64, darwin-x64 and " +
+      "darwin-arm64. To build from source (needs a C compiler), run 'npx honker-electron-build' " +
+      "in your project, or set HONKER_EXTENSION_PATH to a built honker library.",
   );
 }
 
