@@ -150,14 +150,17 @@ function listSql(state: ListState, filtered: boolean): { count: string; page: st
     case "pending":
     case "delayed": {
       const cmp = state === "pending" ? "<=" : ">";
-      const from = `_honker_live WHERE queue = @q AND state = 'pending' AND run_at ${cmp} @now`;
+      // INDEXED BY: whatever the statistics say (one queue holding every
+      // row makes `queue = ?` look unselective), the walk is the queue's range.
+      const from = `_honker_live INDEXED BY _honker_live_pending_deadline WHERE queue = @q AND state = 'pending' AND run_at ${cmp} @now`;
       return {
         count: capped(from),
         page: `SELECT ${liveCols}, NULL AS at FROM ${from}${f} ORDER BY run_at, id LIMIT @limit OFFSET @offset`,
       };
     }
     case "processing": {
-      const from = "_honker_live WHERE queue = @q AND state = 'processing'";
+      const from =
+        "_honker_live INDEXED BY _honker_live_processing_deadline WHERE queue = @q AND state = 'processing'";
       return {
         count: capped(from),
         page: `SELECT ${liveCols}, claim_expires_at AS at FROM ${from}${f} ORDER BY claim_expires_at, id LIMIT @limit OFFSET @offset`,

@@ -71,7 +71,10 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
     assert.equal(await stat(page, "alpha", "dead").textContent(), "2");
     assert.equal(await stat(page, "beta", "pending").textContent(), "3");
     await page.locator('[data-stream="events"]').waitFor();
-    assert.match((await page.locator('[data-stream="events"]').textContent()) ?? "", /reader · 2 · lag 3/);
+    assert.match(
+      (await page.locator('[data-stream="events"]').textContent()) ?? "",
+      /reader · 2 · lag 3/,
+    );
     await page.locator('[data-schedule="hourly"]').first().waitFor();
     await page.locator("#live.on").waitFor();
     await shot(page, "overview");
@@ -91,11 +94,14 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
     });
     const other = otherConnection(s.path);
     const t0 = Date.now();
-    other.prepare("SELECT honker_enqueue('beta', '{\"from\":\"elsewhere\"}', NULL, NULL, 0, 3, NULL)").get();
+    other
+      .prepare("SELECT honker_enqueue('beta', '{\"from\":\"elsewhere\"}', NULL, NULL, 0, 3, NULL)")
+      .get();
     other.close();
     await page.waitForFunction(
       () =>
-        document.querySelector('[data-queue="beta"] [data-stat="pending"] .stat-value')?.textContent === "4",
+        document.querySelector('[data-queue="beta"] [data-stat="pending"] .stat-value')
+          ?.textContent === "4",
       undefined,
       { timeout: 1000 },
     );
@@ -116,7 +122,9 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
     await shot(page, "dead-letters");
     await row.locator('button[data-action="redrive"]').click();
     await page.locator(`tr[data-job="${id}"]`).waitFor({ state: "detached" });
-    const live = s.db.raw.prepare("SELECT state, attempts FROM _honker_live WHERE id = ?").get(id) as {
+    const live = s.db.raw
+      .prepare("SELECT state, attempts FROM _honker_live WHERE id = ?")
+      .get(id) as {
       state: string;
       attempts: number;
     };
@@ -152,7 +160,9 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
       .pluck()
       .get() as number;
     await page.goto(`${origin}/#/job/${done}`);
-    await page.waitForFunction(() => document.querySelector("#job-state")?.textContent === "completed");
+    await page.waitForFunction(
+      () => document.querySelector("#job-state")?.textContent === "completed",
+    );
     await page.goto(`${origin}/#/stream/events`);
     await page.locator("tr[data-offset]").first().waitFor();
     assert.equal(await page.locator("tr[data-offset]").count(), 5);
@@ -174,7 +184,9 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
     await page.locator('button[data-action="enqueue"]').click();
     await page.locator("#toast", { hasText: "enqueued" }).waitFor();
     const n = s.db.raw
-      .prepare("SELECT count(*) FROM _honker_live WHERE queue = 'beta' AND payload LIKE '%in the page%'")
+      .prepare(
+        "SELECT count(*) FROM _honker_live WHERE queue = 'beta' AND payload LIKE '%in the page%'",
+      )
       .pluck()
       .get();
     assert.equal(n, 1);

@@ -539,9 +539,9 @@ async function viewQueue(route) {
         "td",
         {},
         st === "processing"
-          ? h("span", {}, "claim ends ", when(j.at))
+          ? when(j.at)
           : st === "pending" || st === "delayed"
-            ? h("span", {}, "runs ", when(j.runAt))
+            ? when(j.runAt)
             : when(j.at),
       ),
       st === "dead" || st === "cancelled" || st === "completed"
@@ -623,7 +623,7 @@ async function viewQueue(route) {
           "Attempts",
           "Created",
           st === "processing"
-            ? "Claim"
+            ? "Claim ends"
             : st === "pending" || st === "delayed"
               ? "Runs"
               : "Finished",
