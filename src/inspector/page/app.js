@@ -272,6 +272,7 @@ function table(headers, rows, empty = "Nothing here yet.") {
 
 function queueCard(q) {
   const total = q.throughput.reduce((a, p) => a + p.completed, 0);
+  const died = q.throughput.reduce((a, p) => a + p.dead, 0);
   const last = q.throughput.at(-1)?.completed ?? 0;
   return h(
     "article",
@@ -304,9 +305,13 @@ function queueCard(q) {
         "div",
         { class: "tp" },
         h("strong", {}, num(last)),
-        h("span", { class: "muted" }, " this minute"),
+        h("span", { class: "muted" }, " done this minute"),
         h("br"),
-        h("span", { class: "muted" }, `${num(total)} in ${q.throughput.length} min`),
+        h(
+          "span",
+          { class: "muted" },
+          `${num(total)} done${died ? `, ${num(died)} died` : ""} in ${q.throughput.length} min`,
+        ),
       ),
     ),
   );
@@ -798,7 +803,7 @@ async function viewStream(route) {
         "data-keep": "",
         type: "search",
         inputmode: "numeric",
-        placeholder: "Read after offset… (empty: live tail of the newest)",
+        placeholder: "Read after offset (empty: newest)",
         value: fromText ?? "",
       }),
       h("button", { class: "btn", type: "submit" }, "Read"),
