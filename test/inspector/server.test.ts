@@ -176,11 +176,14 @@ describe("inspector entry points", { timeout: 60_000 }, () => {
       }
       const w = await openInspectorWindow(s.db, { BrowserWindow: FakeWindow, readOnly: true });
       assert.equal(made.length, 1);
-      assert.deepEqual((made[0]?.options as { webPreferences: unknown }).webPreferences, {
-        contextIsolation: true,
-        sandbox: true,
-        nodeIntegration: false,
-      });
+      assert.deepEqual(
+        (made[0]?.options as { webPreferences?: unknown } | undefined)?.webPreferences,
+        {
+          contextIsolation: true,
+          sandbox: true,
+          nodeIntegration: false,
+        },
+      );
       assert.deepEqual(made[0]?.loaded, [w.url]);
       const before = await fetch(w.url, { redirect: "manual" });
       assert.equal(before.status, 303);
