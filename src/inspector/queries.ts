@@ -83,8 +83,11 @@ export interface JobPage {
   state: ListState;
   page: number;
   pageSize: number;
-  total: number;
+  /** Jobs in the list (at most COUNT_CAP); null with a payload filter (not counted). */
+  total: number | null;
   totalCapped: boolean;
+  /** True when a next page has jobs. */
+  more: boolean;
   jobs: JobRow[];
 }
 
@@ -230,7 +233,7 @@ export class InspectorQueries {
     const lists = LIST_STATES.flatMap((s) => {
       const a = listSql(s, false);
       const b = listSql(s, true);
-      return [a.count, a.page, b.count, b.page];
+      return [a.count, a.page, b.page];
     });
     return [...Object.values(SQL), ...lists];
   }
@@ -363,19 +366,26 @@ export class InspectorQueries {
     const sql = listSql(state, text !== null);
     const params: Record<string, unknown> = { q: queue, now };
     if (text !== null) params.text = text;
-    const total = this.stmt(sql.count).pluck().get(params) as number;
-    const rows = this.stmt(sql.page).all({
+    // A payload filter reads every job of the range it searches: it is not
+    // counted as well (that would read them twice); the page says whether
+    // more matches follow instead.
+    const filtered = text !== null;
+    const total = filtered ? null : (this.stmt(sql.count).pluck().get(params) as number);
+    const fetched = this.stmt(sql.page).all({
       ...params,
-      limit: PAGE_SIZE,
+      limit: filtered ? PAGE_SIZE + 1 : PAGE_SIZE,
       offset: page * PAGE_SIZE,
     }) as RawJob[];
+    const more = filtered ? fetched.length > PAGE_SIZE : (page + 1) * PAGE_SIZE < (total ?? 0);
+    const rows = fetched.slice(0, PAGE_SIZE);
     return {
       queue,
       state,
       page,
       pageSize: PAGE_SIZE,
-      total: Math.min(total, COUNT_CAP),
-      totalCapped: total > COUNT_CAP,
+      total: total === null ? null : Math.min(total, COUNT_CAP),
+      totalCapped: total !== null && total > COUNT_CAP,
+      more,
       jobs: rows.map((r) => ({
         id: r.id,
         state: r.state,

@@ -151,8 +151,8 @@ export async function serveInspector(
     for (const res of sse) res.write(`event: change\ndata: ${version}\n\n`);
   };
   const onCommit = () => {
-    // Coalesce bursts of commits: at most one push per 100 ms.
-    if (!pushTimer) pushTimer = setTimeout(push, 100);
+    // Coalesce bursts of commits: at most one push per 200 ms.
+    if (!pushTimer) pushTimer = setTimeout(push, 200);
   };
   const dropClient = (res: ServerResponse) => {
     sse.delete(res);

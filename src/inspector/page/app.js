@@ -177,7 +177,9 @@ async function refresh() {
     if (seq === state.renderSeq && content) {
       const main = $("#view");
       // Keep focus and typed text in filter inputs across live updates.
-      const focused = document.activeElement?.id;
+      const active = document.activeElement;
+      const focused = active?.id;
+      const caret = [active?.selectionStart, active?.selectionEnd];
       const keep = {};
       for (const input of main.querySelectorAll("input[id], textarea[id]"))
         keep[input.id] = input.value;
@@ -186,7 +188,13 @@ async function refresh() {
         const el = document.getElementById(id);
         if (el && el.dataset.keep !== undefined) el.value = value;
       }
-      if (focused) document.getElementById(focused)?.focus();
+      const again = focused ? document.getElementById(focused) : null;
+      if (again) {
+        again.focus();
+        if (typeof caret[0] === "number" && again.setSelectionRange) {
+          again.setSelectionRange(caret[0], caret[1]);
+        }
+      }
     }
   } catch (err) {
     $("#view").replaceChildren(
@@ -568,20 +576,21 @@ async function viewQueue(route) {
       ),
     ),
   );
-  const pages = Math.max(1, Math.ceil(list.total / list.pageSize));
   const extra = filter && !idFilter ? `&q=${encodeURIComponent(filter)}` : "";
+  const first = page * list.pageSize + 1;
+  const last = page * list.pageSize + list.jobs.length;
+  const summary =
+    list.total === null
+      ? list.jobs.length
+        ? `matches ${num(first)}–${num(last)}${list.more ? " (more on the next page)" : ""}`
+        : "no matches"
+      : `${num(list.total)}${list.totalCapped ? "+" : ""} job${list.total === 1 ? "" : "s"} · page ${page + 1} of ${num(Math.max(1, Math.ceil(list.total / list.pageSize)))}${list.totalCapped ? "+" : ""}`;
   const pager = h(
     "div",
     { class: "pager" },
-    page > 0 ? link(queueHref(name, st, `&page=${page - 1}${extra}`), "← Newer") : h("span", {}),
-    h(
-      "span",
-      { class: "muted" },
-      `${num(list.total)}${list.totalCapped ? "+" : ""} job${list.total === 1 ? "" : "s"} · page ${page + 1} of ${num(pages)}${list.totalCapped ? "+" : ""}`,
-    ),
-    page + 1 < pages || list.totalCapped
-      ? link(queueHref(name, st, `&page=${page + 1}${extra}`), "Older →")
-      : h("span", {}),
+    page > 0 ? link(queueHref(name, st, `&page=${page - 1}${extra}`), "← Previous") : h("span", {}),
+    h("span", { class: "muted" }, summary),
+    list.more ? link(queueHref(name, st, `&page=${page + 1}${extra}`), "Next →") : h("span", {}),
   );
   const enqueue = h(
     "form",
