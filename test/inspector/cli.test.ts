@@ -152,6 +152,36 @@ describe("honker-electron inspect", { timeout: 60_000 }, () => {
     }
   });
 
+  it("shows another process's commits live (inspect in a child, writes here)", async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(browser);
+    const s = seed();
+    try {
+      const { child, url } = await start(["inspect", s.path, "--read-only"]);
+      try {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(url);
+        await page.locator("#live.on").waitFor();
+        const beta = '[data-queue="beta"] [data-stat="pending"] .stat-value';
+        assert.equal(await page.locator(beta).textContent(), "3");
+        const t0 = Date.now();
+        s.db.queue("beta").enqueueMany([{ a: 1 }, { a: 2 }]);
+        await page.waitForFunction(
+          (sel) => document.querySelector(sel)?.textContent === "5",
+          beta,
+          { timeout: 1000 },
+        );
+        console.log(`# another process's enqueue on screen after ${Date.now() - t0} ms`);
+        await context.close();
+      } finally {
+        assert.equal(await stop(child), 0);
+      }
+    } finally {
+      await s.cleanup();
+    }
+  });
+
   it("refuses bad arguments with usage and exit code 2", () => {
     for (const args of [
       ["inspect"],
