@@ -119,6 +119,9 @@ const SQL = {
   throughput:
     "SELECT finished_at / 60 AS minute, sum(state = 'completed') AS completed, sum(state = 'dead') AS dead " +
     "FROM _honker_x_history WHERE queue = @q AND finished_at >= @since GROUP BY minute",
+  historyCounts:
+    "SELECT sum(state = 'completed') AS completed, sum(state = 'cancelled') AS cancelled " +
+    `FROM (SELECT state FROM _honker_x_history WHERE queue = ? LIMIT ${COUNT_CAP + 1})`,
   head: "SELECT max(offset) FROM _honker_stream WHERE topic = ?",
   consumers: "SELECT name, offset FROM _honker_stream_consumers WHERE topic = ? ORDER BY name",
   lag: `SELECT count(*) FROM (SELECT 1 FROM _honker_stream WHERE topic = ? AND offset > ? LIMIT ${COUNT_CAP + 1})`,
@@ -400,6 +403,15 @@ export class InspectorQueries {
         error: r.error,
       })),
     };
+  }
+
+  /** Finished jobs of a queue still in the history (its first 100,001 rows). */
+  historyCounts(queue: string): { completed: number; cancelled: number } {
+    const r = this.stmt(SQL.historyCounts).get(queue) as {
+      completed: number | null;
+      cancelled: number | null;
+    };
+    return { completed: r.completed ?? 0, cancelled: r.cancelled ?? 0 };
   }
 
   /** honker_x_get_job's merged view, parsed; null when nothing is known. */

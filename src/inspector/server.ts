@@ -264,6 +264,7 @@ export async function serveInspector(
           200,
           source.snapshot(() => ({
             overview: source.queries.queue(name),
+            finished: source.queries.historyCounts(name),
             list: source.queries.jobs(name, state, pageNo, text),
           })),
         );

@@ -477,13 +477,24 @@ async function viewQueue(route) {
   const page = Number(route.params.get("page") ?? 0);
   const filter = route.params.get("q") ?? "";
   const idFilter = /^#?\d+$/.test(filter.trim());
-  const { overview: q, list } = await get("/api/queue", {
+  const {
+    overview: q,
+    finished,
+    list,
+  } = await get("/api/queue", {
     name,
     state: st,
     page,
     q: idFilter ? "" : filter,
   });
-  const counts = { pending: q.pending, delayed: q.delayed, processing: q.processing, dead: q.dead };
+  const counts = {
+    pending: q.pending,
+    delayed: q.delayed,
+    processing: q.processing,
+    dead: q.dead,
+    completed: finished.completed,
+    cancelled: finished.cancelled,
+  };
   const tabs = h(
     "div",
     { class: "tabs" },
