@@ -651,7 +651,9 @@ async function viewQueue(route) {
             ? "Claim ends"
             : st === "pending" || st === "delayed"
               ? "Runs"
-              : "Finished",
+              : st === "dead"
+                ? "Died"
+                : "Finished",
           st === "dead" || st === "completed" || st === "cancelled" ? "Error" : "Worker",
           "",
         ],
