@@ -102,6 +102,36 @@ describe("inspector server", { timeout: 60_000 }, () => {
     assert.equal(s.db.queue("beta").getJob(id)?.state, "pending");
   });
 
+  it("cancels, redrives all and purges through the host's API", async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${origin}/api/action`, {
+        method: "POST",
+        headers: { ...auth, "Content-Type": "application/json", "X-Honker-Inspector": "1" },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, JSON.stringify(body));
+      return (await res.json()) as { message: string };
+    };
+    const q = s.db.queue("gamma");
+    const id = q.enqueue({ c: 1 });
+    assert.match((await post({ action: "cancel", queue: "gamma", id })).message, /cancelled/);
+    assert.equal(q.getJob(id)?.state, "cancelled");
+    const dead = [q.enqueue({ d: 1 }, { maxAttempts: 1 }), q.enqueue({ d: 2 }, { maxAttempts: 1 })];
+    for (const job of q.claim("t", { batchSize: 2 })) q.fail(job.id, "t", "x");
+    assert.equal(q.stats().dead, 2);
+    assert.match((await post({ action: "redrive", queue: "gamma" })).message, /^2 dead jobs/);
+    assert.deepEqual(
+      dead.map((d) => q.getJob(d)?.state),
+      ["pending", "pending"],
+    );
+    for (const job of q.claim("t", { batchSize: 2 })) q.fail(job.id, "t", "x");
+    assert.match(
+      (await post({ action: "purgeDead", queue: "gamma" })).message,
+      /^2 dead jobs purged/,
+    );
+    assert.equal(q.stats().dead, 0);
+  });
+
   it("refuses a request whose Host is not the loopback address (DNS rebinding)", async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
