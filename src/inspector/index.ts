@@ -1,0 +1,244 @@
+/**
+ * The inspector: a small local web UI over a honker database (queues,
+ * streams, channels, schedules, locks, rate limits), live over server-sent
+ * events, with a few safe actions.
+ *
+ * ```ts
+ * import { open } from "honker-electron";
+ * import { inspector } from "honker-electron/inspector";
+ * const db = open("app.db");
+ * const ui = await inspector(db, { readOnly: true });
+ * console.log(ui.url); // http://127.0.0.1:PORT/?token=...
+ * await ui.close();
+ * ```
+ * @module
+ */
+import { realpathSync } from "node:fs";
+import { basename } from "node:path";
+import Database from "better-sqlite3";
+import { getLoadablePath } from "../extension/index.ts";
+import { type AnyHonkerDatabase, open } from "../main/database.ts";
+import { HonkerError } from "../main/errors.ts";
+import { Watcher } from "../main/watcher.ts";
+import { runAction } from "./actions.ts";
+import { InspectorQueries } from "./queries.ts";
+import { type InspectorServer, type InspectorSource, serveInspector } from "./server.ts";
+
+export { CSP } from "./server.ts";
+
+export interface InspectorOptions {
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Refuse every action (the page shows why; the server answers 403). */
+  readOnly?: boolean;
+  /** The URL's token (default: 32 random bytes). */
+  token?: string;
+  /** Explicit path of the SQLite extension (default: the package's). */
+  extensionPath?: string;
+}
+
+export interface Inspector {
+  /** Open this URL (it carries the token; keep it private). */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server and closes the inspector's read-only connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * A read-only connection with the extension loaded: the inspector's reads
+ * never take the write lock, whatever the page asks.
+ */
+function readConnection(path: string, extensionPath: string | undefined): Database.Database {
+  const conn = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    conn.pragma("busy_timeout = 2000");
+    conn.loadExtension(extensionPath ?? getLoadablePath());
+    const has = conn
+      .prepare(
+        "SELECT count(*) FROM sqlite_schema WHERE name IN ('_honker_live', '_honker_x_history')",
+      )
+      .pluck()
+      .get() as number;
+    if (has < 2) {
+      throw new HonkerError(
+        "HONKER_CANNOT_OPEN",
+        `inspector: ${path} has no honker-electron tables (or an old format); open it once ` +
+          "with honker-electron's open() (or inspect it without --read-only) first.",
+      );
+    }
+    return conn;
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+}
+
+function source(
+  conn: Database.Database,
+  subscribe: (fn: () => void) => () => void,
+  db: AnyHonkerDatabase | null,
+  path: string,
+): InspectorSource {
+  const run = conn.transaction((f: () => unknown) => f());
+  return {
+    queries: new InspectorQueries(conn),
+    snapshot: <T>(fn: () => T) => run(fn) as T,
+    subscribe,
+    act: db === null ? null : (a) => runAction(db, a),
+    label: basename(path),
+  };
+}
+
+async function start(
+  src: InspectorSource,
+  options: InspectorOptions,
+  cleanup: () => Promise<void> | void,
+): Promise<Inspector> {
+  let server: InspectorServer;
+  try {
+    server = await serveInspector(src, { port: options.port, token: options.token });
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    url: server.url,
+    port: server.port,
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await cleanup();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Serves the inspector for an open database. Reads go through a separate
+ * read-only connection; actions (unless `readOnly`) through `db` itself.
+ * Pages are updated when `db.watcher` sees a commit, and only while a page
+ * is open.
+ */
+export async function inspector(
+  db: AnyHonkerDatabase,
+  options: InspectorOptions = {},
+): Promise<Inspector> {
+  db.assertOpen("inspector(db)");
+  const conn = readConnection(db.path, options.extensionPath);
+  const src = source(
+    conn,
+    (fn) => db.watcher.subscribe(() => fn()),
+    options.readOnly ? null : db,
+    db.path,
+  );
+  return start(src, options, () => {
+    conn.close();
+  });
+}
+
+/**
+ * Serves the inspector for a database file (what `honker-electron inspect`
+ * runs). Read-only: the file is only ever opened read-only (plus the
+ * watcher's own connection, which reads `data_version`); otherwise it is
+ * opened with `open()` (no retention task) for the actions.
+ */
+export async function inspectFile(
+  path: string,
+  options: InspectorOptions = {},
+): Promise<Inspector> {
+  const abs = realpathSync(path);
+  if (options.readOnly) {
+    const conn = readConnection(abs, options.extensionPath);
+    let watcher: Watcher;
+    try {
+      watcher = new Watcher(abs);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    const src = source(conn, (fn) => watcher.subscribe(() => fn()), null, abs);
+    return start(src, options, () => {
+      watcher.close();
+      conn.close();
+    });
+  }
+  const db = open(abs, {
+    retention: false,
+    ...(options.extensionPath ? { extensionPath: options.extensionPath } : {}),
+  });
+  try {
+    const ui = await inspector(db, options);
+    return {
+      url: ui.url,
+      port: ui.port,
+      async close() {
+        await ui.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** The part of Electron's BrowserWindow the helper uses (Electron is injected, never imported). */
+export interface InspectorWindowLike {
+  loadURL(url: string): Promise<unknown>;
+  on(event: "closed", listener: () => void): unknown;
+  close(): void;
+  isDestroyed(): boolean;
+}
+
+export interface InspectorWindowOptions extends InspectorOptions {
+  /** Electron's `BrowserWindow` class. */
+  BrowserWindow: new (options: {
+    width: number;
+    height: number;
+    title: string;
+    autoHideMenuBar: boolean;
+    webPreferences: {
+      contextIsolation: boolean;
+      sandbox: boolean;
+      nodeIntegration: boolean;
+    };
+  }) => InspectorWindowLike;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Opens the inspector in an Electron window (sandboxed, no preload, no
+ * Node). Closing the window stops the server.
+ *
+ * ```ts
+ * import { BrowserWindow } from "electron";
+ * await openInspectorWindow(db, { BrowserWindow, readOnly: true });
+ * ```
+ */
+export async function openInspectorWindow(
+  db: AnyHonkerDatabase,
+  options: InspectorWindowOptions,
+): Promise<{ window: InspectorWindowLike; url: string; close(): Promise<void> }> {
+  const ui = await inspector(db, options);
+  const win = new options.BrowserWindow({
+    width: options.width ?? 1200,
+    height: options.height ?? 800,
+    title: "honker inspector",
+    autoHideMenuBar: true,
+    webPreferences: { contextIsolation: true, sandbox: true, nodeIntegration: false },
+  });
+  win.on("closed", () => void ui.close());
+  await win.loadURL(ui.url);
+  return {
+    window: win,
+    url: ui.url,
+    async close() {
+      if (!win.isDestroyed()) win.close();
+      await ui.close();
+    },
+  };
+}

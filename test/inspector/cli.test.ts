@@ -1,0 +1,197 @@
+/**
+ * The `honker-electron` command: `demo` runs for ~10 s with live traffic
+ * seen in Chromium; `inspect` serves a file (read-only too) and refuses bad
+ * arguments.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser } from "playwright-core";
+import { TS_FLAGS } from "../helpers/db.ts";
+import { launch, SHOTS } from "./browser.ts";
+import { seed } from "./seed.ts";
+
+const CLI = resolve(import.meta.dirname, "..", "..", "src", "inspector", "cli.ts");
+
+/** Starts the CLI; resolves with the child and the lines printed until the URL. */
+function start(args: string[]): Promise<{ child: ChildProcess; lines: string[]; url: string }> {
+  const child = spawn(process.execPath, [...TS_FLAGS, CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`no URL in 30 s: ${out} ${err}`)), 30_000);
+    child.stderr?.on("data", (d) => {
+      err += d;
+    });
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ child, lines: out.trim().split("\n"), url: m[0] });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}: ${out} ${err}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolvePromise) => {
+    if (child.exitCode !== null) return resolvePromise(child.exitCode);
+    child.removeAllListeners("exit");
+    child.on("exit", (code) => resolvePromise(code));
+    child.kill("SIGTERM");
+  });
+}
+
+let browser: Browser | null = null;
+let closeBrowser: (() => Promise<void>) | null = null;
+let skip: string | false = false;
+before(async () => {
+  const l = await launch();
+  if (typeof l === "string") skip = l;
+  else {
+    browser = l.browser;
+    closeBrowser = l.close;
+  }
+});
+after(async () => closeBrowser?.());
+
+describe("honker-electron demo", { timeout: 180_000 }, () => {
+  it("serves live traffic that Chromium sees change for ~10 s", async (t) => {
+    const { child, lines, url } = await start(["demo"]);
+    try {
+      const dbPath = lines.find((l) => l.startsWith("honker demo database:"))?.split(": ")[1];
+      assert.ok(dbPath && existsSync(dbPath), lines.join("\n"));
+      if (skip) return t.skip(skip);
+      assert.ok(browser);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(e.message));
+      await page.goto(url);
+      await page.locator('[data-queue="emails"]').waitFor();
+      await page.locator("#live.on").waitFor();
+      const head = async () =>
+        Number(
+          (
+            (await page.locator('[data-stream="activity"] td.num').first().textContent()) ?? "0"
+          ).replace(/\D/g, ""),
+        );
+      const firstHead = await head();
+      let loads = 0;
+      page.on("load", () => loads++);
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i++) {
+        await page.waitForTimeout(1000);
+        seen.add((await page.locator("#view").textContent()) ?? "");
+      }
+      assert.equal(loads, 0, "no reload");
+      assert.ok(seen.size >= 5, `the page changed ${seen.size} times in 10 s`);
+      assert.ok((await head()) > firstHead, "the stream's head moved on screen");
+      for (const q of ["emails", "thumbnails", "reports"]) {
+        await page.locator(`[data-queue="${q}"]`).waitFor();
+      }
+      await page.locator('[data-schedule="sync-every-10s"]').first().waitFor();
+      await page.screenshot({ path: join(SHOTS, "demo-overview.png"), fullPage: true });
+      await page.goto(`${new URL(url).origin}/#/queue/emails?state=completed`);
+      await page.locator("tr[data-job]").first().waitFor();
+      await page.screenshot({ path: join(SHOTS, "demo-queue-completed.png"), fullPage: true });
+      await page.goto(`${new URL(url).origin}/#/stream/activity`);
+      await page.locator("tr[data-offset]").first().waitFor();
+      await page.screenshot({ path: join(SHOTS, "demo-stream.png"), fullPage: true });
+      const thumb = await page.evaluate(async () => {
+        const r = await fetch("/api/queue?name=thumbnails&state=completed");
+        return (await r.json()).list.jobs[0]?.id as number | undefined;
+      });
+      if (thumb) {
+        await page.goto(`${new URL(url).origin}/#/job/${thumb}`);
+        await page.locator("#job-state").waitFor();
+        await page.screenshot({ path: join(SHOTS, "demo-job.png"), fullPage: true });
+      }
+      assert.deepEqual(problems, []);
+      await context.close();
+    } finally {
+      assert.equal(await stop(child), 0);
+    }
+  });
+});
+
+describe("honker-electron inspect", { timeout: 60_000 }, () => {
+  it("serves a file read-only and prints a URL with a token", async () => {
+    const s = seed();
+    try {
+      const { child, lines, url } = await start(["inspect", s.path, "--read-only"]);
+      try {
+        assert.match(lines[0] ?? "", /\(read-only\)/);
+        const res = await fetch(url, { redirect: "manual" });
+        assert.equal(res.status, 303, "the token is exchanged for a cookie");
+        const cookie = res.headers.get("set-cookie") ?? "";
+        assert.match(cookie, /HttpOnly; SameSite=Strict/);
+        const pageRes = await fetch(`${new URL(url).origin}/`, {
+          headers: { Cookie: cookie.split(";")[0] as string },
+        });
+        assert.equal(pageRes.status, 200);
+        assert.match(pageRes.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+        const info = await fetch(`${new URL(url).origin}/api/info`, {
+          headers: { Authorization: `Bearer ${new URL(url).searchParams.get("token")}` },
+        });
+        assert.deepEqual(await info.json(), { label: "app.db", readOnly: true });
+      } finally {
+        assert.equal(await stop(child), 0);
+      }
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it("shows another process's commits live (inspect in a child, writes here)", async (t) => {
+    if (skip) return t.skip(skip);
+    assert.ok(browser);
+    const s = seed();
+    try {
+      const { child, url } = await start(["inspect", s.path, "--read-only"]);
+      try {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(url);
+        await page.locator("#live.on").waitFor();
+        const beta = '[data-queue="beta"] [data-stat="pending"] .stat-value';
+        assert.equal(await page.locator(beta).textContent(), "3");
+        const t0 = Date.now();
+        s.db.queue("beta").enqueueMany([{ a: 1 }, { a: 2 }]);
+        await page.waitForFunction(
+          (sel) => document.querySelector(sel)?.textContent === "5",
+          beta,
+          { timeout: 1000 },
+        );
+        console.log(`# another process's enqueue on screen after ${Date.now() - t0} ms`);
+        await context.close();
+      } finally {
+        assert.equal(await stop(child), 0);
+      }
+    } finally {
+      await s.cleanup();
+    }
+  });
+
+  it("refuses bad arguments with usage and exit code 2", () => {
+    for (const args of [
+      ["inspect"],
+      ["inspect", "/nonexistent/x.db"],
+      ["frobnicate"],
+      ["inspect", "a", "--port", "x"],
+    ]) {
+      const r = spawnSync(process.execPath, [...TS_FLAGS, CLI, ...args], { encoding: "utf8" });
+      assert.equal(r.status, 2, args.join(" "));
+      assert.match(r.stderr, /Usage:/);
+    }
+  });
+});
