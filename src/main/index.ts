@@ -38,6 +38,12 @@ export {
 } from "./listen.ts";
 export type { Lock, WithLockOptions } from "./lock.ts";
 export {
+  type ElectronConnectivityOptions,
+  type ElectronNetLike,
+  type ElectronPowerMonitorLike,
+  electronConnectivity,
+} from "./outbox/electron.ts";
+export {
   type Connectivity,
   type DeadMessage,
   Outbox,
