@@ -409,7 +409,9 @@ export class Outbox<P = unknown> {
         // the watcher is gone already
       }
       this.controller.abort(new HonkerError("HONKER_CANCELLED", `outbox('${this.name}') stopped`));
-      await Promise.allSettled([...this.sends]);
+      // A batch claimed by a settle just before stop() goes out (aborted,
+      // released) in its slot: wait for those too.
+      while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
       this.listeners.clear();
     })();
     return this.stopping;
@@ -428,7 +430,7 @@ export class Outbox<P = unknown> {
   }
 
   private pump(): void {
-    if (this.stopped || this.paused || !this.online || !this.transport || !this.db.open) return;
+    if (!this.sending) return;
     try {
       while (this.active < this.concurrency) {
         const ready = plucked(this.db.raw, "SELECT honker_x_outbox_ready_at(?)").get(
@@ -438,33 +440,9 @@ export class Outbox<P = unknown> {
           this.db.watcher.setDeadline(this, ready > 0 ? ready * 1000 : null);
           return;
         }
-        const text = this.db.write(
-          `outbox('${this.name}') claim`,
-          () =>
-            plucked(this.db.raw, "SELECT honker_x_outbox_claim(?, ?, ?, ?)").get(
-              this.name,
-              this.relayId,
-              this.batchSize,
-              this.visibility,
-            ) as string,
-        );
-        const rows = (JSON.parse(text) as ClaimRow[]).sort((a, b) => a.id - b.id);
-        if (rows.length === 0) return;
-        const batch: OutboxMessage<P>[] = rows.map((r) => ({
-          id: r.id,
-          key: r.key,
-          payload: fromJsonText<P>(r.payload),
-          idempotencyKey: r.idempotency_key,
-          attempts: r.attempts,
-          createdAt: r.created_at,
-        }));
-        this.active++;
-        const p = this.send(batch).finally(() => {
-          this.active--;
-          this.sends.delete(p);
-          this.wake();
-        });
-        this.sends.add(p);
+        const batch = this.claimBatch();
+        if (batch.length === 0) return;
+        this.launch(batch);
       }
     } catch (err) {
       if (isTerminal(err)) return;
@@ -477,7 +455,61 @@ export class Outbox<P = unknown> {
     }
   }
 
-  private async send(batch: OutboxMessage<P>[]): Promise<void> {
+  /** Claims the next batch (in the caller's transaction, if any). */
+  private claimBatch(): OutboxMessage<P>[] {
+    const text = this.db.write(
+      `outbox('${this.name}') claim`,
+      () =>
+        plucked(this.db.raw, "SELECT honker_x_outbox_claim(?, ?, ?, ?)").get(
+          this.name,
+          this.relayId,
+          this.batchSize,
+          this.visibility,
+        ) as string,
+    );
+    return (JSON.parse(text) as ClaimRow[])
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({
+        id: r.id,
+        key: r.key,
+        payload: fromJsonText<P>(r.payload),
+        idempotencyKey: r.idempotency_key,
+        attempts: r.attempts,
+        createdAt: r.created_at,
+      }));
+  }
+
+  /**
+   * Sends a claimed batch in a slot; when it settles, the next batch (claimed
+   * in the settle's own transaction: one commit instead of two) goes in the
+   * same slot.
+   */
+  private launch(batch: OutboxMessage<P>[]): void {
+    this.active++;
+    const p: Promise<void> = this.send(batch).then(
+      (next) => {
+        this.active--;
+        this.sends.delete(p);
+        if (next.length > 0) this.launch(next);
+        else this.wake();
+      },
+      () => {
+        this.active--;
+        this.sends.delete(p);
+        this.wake();
+      },
+    );
+    this.sends.add(p);
+  }
+
+  /** May this relay claim more right now? */
+  private get sending(): boolean {
+    return (
+      !this.stopped && !this.paused && this.online && this.transport !== undefined && this.db.open
+    );
+  }
+
+  private async send(batch: OutboxMessage<P>[]): Promise<OutboxMessage<P>[]> {
     const transport = this.transport as Transport<P>;
     this.stats.batches++;
     let outcomes: readonly DeliveryOutcome[];
@@ -490,20 +522,20 @@ export class Outbox<P = unknown> {
     } catch (err) {
       if (this.stopped) {
         this.settleAll(batch, "release", "the outbox stopped", 0);
-        return;
+        return [];
       }
       const e = err as { offline?: unknown; pause?: unknown; retryAfterSeconds?: unknown } | null;
       this.fail(err);
       if (e?.offline === true) {
         this.settleAll(batch, "release", errorText(err), 0);
         this.goOffline();
-        return;
+        return [];
       }
       if (e?.pause === true) {
         this.settleAll(batch, "release", errorText(err), 0);
         this.paused = true;
         this.statusChanged();
-        return;
+        return [];
       }
       const after =
         typeof e?.retryAfterSeconds === "number" &&
@@ -511,10 +543,9 @@ export class Outbox<P = unknown> {
         e.retryAfterSeconds >= 0
           ? Math.ceil(e.retryAfterSeconds)
           : undefined;
-      this.settleAll(batch, "retry", errorText(err), after);
-      return;
+      return this.settleAll(batch, "retry", errorText(err), after);
     }
-    this.settleOutcomes(batch, outcomes);
+    return this.settleOutcomes(batch, outcomes, null, true);
   }
 
   private settleAll(
@@ -522,8 +553,8 @@ export class Outbox<P = unknown> {
     outcome: "release" | "retry",
     error: string,
     afterSeconds: number | undefined,
-  ): void {
-    this.settleOutcomes(
+  ): OutboxMessage<P>[] {
+    return this.settleOutcomes(
       batch,
       batch.map((): DeliveryOutcome | "release" =>
         outcome === "release"
@@ -538,8 +569,10 @@ export class Outbox<P = unknown> {
     batch: readonly OutboxMessage<P>[],
     outcomes: readonly (DeliveryOutcome | "release" | undefined)[],
     releaseError: string | null = null,
-  ): void {
-    if (!this.db.open) return; // the claims lapse by themselves
+    claimNext = false,
+  ): OutboxMessage<P>[] {
+    if (!this.db.open) return []; // the claims lapse by themselves
+    let next: OutboxMessage<P>[] = [];
     const stmt = plucked(this.db.raw, "SELECT honker_x_outbox_settle(?, ?, ?, ?, ?)");
     let delivered = 0;
     try {
@@ -578,13 +611,14 @@ export class Outbox<P = unknown> {
               this.lastError = `message ${m.id}: ${error.slice(0, 200)}`;
             }
           }
+          if (claimNext && this.sending) next = this.claimBatch();
         }),
       );
     } catch (err) {
       // The claims lapse after visibilityTimeout and the messages go again
       // (the server dedups them).
       if (!isTerminal(err)) this.fail(err);
-      return;
+      return [];
     }
     if (delivered > 0) {
       this.stats.delivered += delivered;
@@ -592,6 +626,7 @@ export class Outbox<P = unknown> {
         this.lastError = null;
     }
     this.statusChanged();
+    return next;
   }
 
   private fail(err: unknown): void {
