@@ -333,6 +333,29 @@ describe("outbox relay", () => {
     );
   });
 
+  it("gives up on a transport that never settles before its claim lapses", async () => {
+    const { db } = tempDb();
+    let calls = 0;
+    const errors: string[] = [];
+    const transport: Transport = (batch) => {
+      calls++;
+      if (calls === 1) return new Promise(() => {}); // never settles, ignores its signal
+      return Promise.resolve(batch.map(() => ({ status: "delivered" as const })));
+    };
+    const sync = db.outbox("sync", {
+      transport,
+      visibilityTimeout: 1,
+      backoff: { baseSeconds: 0, maxSeconds: 0 },
+      onError: (err) => errors.push(String(err)),
+    });
+    sync.add(1);
+    const s = await statusWhere(sync, (x) => x.delivered === 1, 5000);
+    assert.equal(s.delivered, 1);
+    assert.equal(calls, 2);
+    assert.match(errors.join("\n"), /did not settle within the claim/);
+    assert.equal(s.lastError, null, "the delivery cleared it");
+  });
+
   it("checks its arguments", () => {
     const { db } = tempDb();
     const bad = (f: () => unknown, re: RegExp) =>

@@ -13,7 +13,12 @@ import { isTerminal, report } from "../report.ts";
 import { plucked, prepared } from "../statements.ts";
 import { fromJsonText, toJsonText } from "../values.ts";
 import { type BackoffOptions, backoffSeconds } from "../worker.ts";
-import type { DeliveryOutcome, OutboxMessage, Transport } from "./transport.ts";
+import {
+  type DeliveryOutcome,
+  type OutboxMessage,
+  type Transport,
+  TransportError,
+} from "./transport.ts";
 
 /** An app's own view of the network (Electron's `net.isOnline()`, a ping...). */
 export interface Connectivity {
@@ -515,7 +520,31 @@ export class Outbox<P = unknown> {
     let outcomes: readonly DeliveryOutcome[];
     try {
       const attempt = Math.max(...batch.map((m) => m.attempts));
-      outcomes = await transport(batch, { signal: this.controller.signal, attempt });
+      // A transport that outlives our claim is given up on (a second before
+      // the claim lapses): its signal is aborted and the batch retried, even
+      // if it never settles, so a stuck call cannot hold the slot forever.
+      const own = new AbortController();
+      const signal = AbortSignal.any([this.controller.signal, own.signal]);
+      let timer: { clear(): void } | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        timer = args.longTimeout(
+          () => {
+            const err = new TransportError(
+              `the transport did not settle within the claim (visibilityTimeout ${this.visibility} s)`,
+            );
+            own.abort(err);
+            reject(err);
+          },
+          Math.max(500, this.visibility * 1000 - 1000),
+          true,
+        );
+      });
+      expired.catch(() => {});
+      try {
+        outcomes = await Promise.race([transport(batch, { signal, attempt }), expired]);
+      } finally {
+        timer?.clear();
+      }
       if (!Array.isArray(outcomes)) {
         throw new TypeError("the transport must resolve to an array of outcomes, one per message");
       }
