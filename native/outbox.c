@@ -15,7 +15,10 @@
  * Key order: a message with a key is claimable only while it is the oldest
  * (lowest id) live message of its (outbox, key): the next one is not sent
  * until the previous was delivered or went dead. Unkeyed messages and the
- * heads of different keys are claimed together, oldest first.
+ * heads of different keys are claimed together, oldest first. `is_head`
+ * marks those rows (1 for unkeyed ones), kept up to date by every function
+ * here, so a claim walks only heads (_honker_x_outbox_heads) however deep
+ * the backlog behind a busy key is.
  *
  * The idempotency key of a message is `<device>.<hex(outbox)>.<id>`: the
  * device id is random, stored once per file in _honker_x_meta (created by
@@ -30,15 +33,29 @@
 /* A row a claim takes right now (?5 = now): due and pending, or claimed
  * and the claim lapsed; attempts left; the head of its key. */
 #define CLAIMABLE_WHERE                                                                       \
-  "o.outbox = ?1 AND o.attempts < o.max_attempts AND "                                        \
+  "o.outbox = ?1 AND o.is_head = 1 AND o.attempts < o.max_attempts AND "                      \
   "((o.state = 'pending' AND o.run_at <= ?5) OR "                                             \
   "(o.state = 'inflight' AND o.claim_expires_at < ?5)) AND "                                  \
   "(o.key IS NULL OR NOT EXISTS (SELECT 1 FROM _honker_x_outbox p "                           \
   "WHERE p.outbox = o.outbox AND p.key = o.key AND p.id < o.id))"
 
 static const char ADD_SQL[] =
-    "INSERT INTO _honker_x_outbox (outbox, key, payload, max_attempts, run_at, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+    "INSERT INTO _honker_x_outbox (outbox, key, payload, max_attempts, run_at, created_at, "
+    "is_head) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?2 IS NULL OR NOT EXISTS (SELECT 1 FROM "
+    "_honker_x_outbox WHERE outbox = ?1 AND key = ?2))";
+
+/* Before row ?1 leaves: the next live row of its key becomes the head. */
+static const char PROMOTE_NEXT_SQL[] =
+    "UPDATE _honker_x_outbox SET is_head = 1 WHERE id = (SELECT n.id FROM _honker_x_outbox c "
+    "JOIN _honker_x_outbox n ON n.outbox = c.outbox AND n.key = c.key AND n.id > c.id "
+    "WHERE c.id = ?1 ORDER BY n.id LIMIT 1)";
+
+/* After several rows left or came back (lapsed claims gone dead, redrive):
+ * every row of the outbox gets its head flag again. Rare; O(rows). */
+static const char REHEAD_SQL[] =
+    "UPDATE _honker_x_outbox AS o SET is_head = (o.key IS NULL OR NOT EXISTS (SELECT 1 FROM "
+    "_honker_x_outbox p WHERE p.outbox = o.outbox AND p.key = o.key AND p.id < o.id)) "
+    "WHERE o.outbox = ?1";
 
 static const char DEVICE_GET_SQL[] =
     "SELECT value FROM _honker_x_meta WHERE key = 'device_id'";
@@ -216,8 +233,10 @@ static void claim_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (device_id(ctx, fn, device, sizeof device) ||
       hk_run(ctx, fn, HK_S_OUTBOX_EXHAUSTED_DEAD, EXHAUSTED_DEAD_SQL, &o, "ti", outbox, olen,
              now) ||
-      (o.changes > 0 && hk_run(ctx, fn, HK_S_OUTBOX_EXHAUSTED_DEL, EXHAUSTED_DEL_SQL, &o, "ti",
-                               outbox, olen, now))) {
+      (o.changes > 0 &&
+       (hk_run(ctx, fn, HK_S_OUTBOX_EXHAUSTED_DEL, EXHAUSTED_DEL_SQL, &o, "ti", outbox, olen,
+               now) ||
+        hk_run(ctx, fn, HK_UNCACHED, REHEAD_SQL, &o, "t", outbox, olen)))) {
     hk_savepoint_end(ctx, began, 0);
     return;
   }
@@ -251,12 +270,19 @@ static void claim_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 enum { SETTLE_LOST = 0, SETTLE_DELIVERED = 1, SETTLE_PENDING = 2, SETTLE_DEAD = 3 };
 
+/* Deletes a live row, first making the next row of its key the head. */
+static int remove_row(sqlite3_context *ctx, const char *fn, int64_t id) {
+  hk_outcome o;
+  if (hk_run(ctx, fn, HK_S_OUTBOX_PROMOTE, PROMOTE_NEXT_SQL, &o, "i", id)) return 1;
+  return hk_run(ctx, fn, HK_S_OUTBOX_DELETE, DELETE_SQL, &o, "i", id);
+}
+
 static int to_dead(sqlite3_context *ctx, const char *fn, int64_t id, const char *error,
                    int elen, int64_t now) {
   hk_outcome o;
   if (hk_run(ctx, fn, HK_S_OUTBOX_TO_DEAD, TO_DEAD_SQL, &o, "iTi", id, error, elen, now))
     return 1;
-  return hk_run(ctx, fn, HK_S_OUTBOX_DELETE, DELETE_SQL, &o, "i", id);
+  return remove_row(ctx, fn, id);
 }
 
 /* outcome: 'delivered' | 'retry' | 'rejected' | 'release'. Returns 1
@@ -303,7 +329,7 @@ static void settle_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   switch (kind) {
     case 1:
       err = hk_run(ctx, fn, HK_S_OUTBOX_STATS_BUMP, STATS_BUMP_SQL, &o, "ii", id, now) ||
-            hk_run(ctx, fn, HK_S_OUTBOX_DELETE, DELETE_SQL, &o, "i", id);
+            remove_row(ctx, fn, id);
       result = SETTLE_DELIVERED;
       break;
     case 2:
@@ -425,6 +451,10 @@ static void dead_op(sqlite3_context *ctx, sqlite3_value **argv, const char *fn, 
     err = hk_run(ctx, fn, HK_UNCACHED, sqls[i], &o, "tTii", outbox, olen, ids_json, jlen, limit,
                  hk_now());
     if (!err && i == 0) count = o.changes;
+  }
+  if (!err && redrive && count > 0) {
+    hk_outcome o;
+    err = hk_run(ctx, fn, HK_UNCACHED, REHEAD_SQL, &o, "t", outbox, olen);
   }
   hk_savepoint_end(ctx, began, !err);
   if (err) return;

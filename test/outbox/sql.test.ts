@@ -161,6 +161,50 @@ describe("outbox SQL functions", () => {
     assert.equal(stats().dead, 0);
   });
 
+  it("a redriven message goes back to the head of its key; a lapsed last attempt frees its key", () => {
+    add("a1", "k", 1);
+    add("a2", "k", 1);
+    add("a3", "k", 1);
+    claim("w");
+    assert.equal(settle(1, "w", "rejected", 0, "no"), 3);
+    assert.deepEqual(
+      claim("w").map((c) => c.id),
+      [2],
+    );
+    assert.equal(scalar(db, "honker_x_outbox_dead_redrive('o', '[1]', 10)"), 1);
+    // 1 is its key's head again by id, so it goes even while 2 is still in flight.
+    assert.deepEqual(
+      claim("w").map((c) => c.id),
+      [1],
+    );
+    // 1 and 2 lapse on their last attempt: both go dead, 3 becomes the head.
+    db.prepare("UPDATE _honker_x_outbox SET claim_expires_at = unixepoch() - 5").run();
+    assert.deepEqual(
+      claim("w").map((c) => c.id),
+      [3],
+    );
+    assert.equal(stats().dead, 2);
+  });
+
+  it("a claim does not walk the backlog behind busy keys", () => {
+    db.transaction(() => {
+      for (let i = 0; i < 5000; i++) add(i, `k${i % 2}`);
+    })();
+    const steps = () =>
+      (JSON.parse(scalar<string>(db, "honker_x_statement_stats()")) as { fullscan_steps: number })
+        .fullscan_steps;
+    const before = steps();
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) {
+      const got = claim("w", 50, 30);
+      for (const c of got) settle(c.id, "w", "delivered");
+    }
+    const ms = (performance.now() - t0) / 20;
+    assert.equal(steps() - before, 0, "no full scans");
+    assert.equal(stats().delivered, 40);
+    assert.ok(ms < 50, `a claim+settle round took ${ms} ms`);
+  });
+
   it("refuses bad arguments and writes nothing", () => {
     sqlError("honker_x_outbox_add('o', 'not json', NULL, 3)", /argument 2 \(payload\)/);
     sqlError("honker_x_outbox_add('o', '1', '', 3)", /argument 3 \(key\) must not be empty/);
