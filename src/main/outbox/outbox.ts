@@ -222,14 +222,28 @@ export class Outbox<P = unknown> {
     this.probeDelay = this.probeMinMs;
     this.relayId = `${db.ownerId}:outbox${++relayCounter}`;
     db.assertOpen(fn);
-    // Subscribe before the first read, so a commit in between is not missed.
-    this.cleanups.push(db.watcher.subscribe(() => this.wake()));
     this.cleanups.push(db.watcher.onDead(() => void this.stop()));
     this.cleanups.push(db.track({ close: () => this.stop() }));
+    // A handle that only adds keeps no subscription (nothing keeps the
+    // process alive for it); a relay subscribes before its first read.
+    if (this.transport) this.subscribe();
     if (this.connectivity) {
       this.cleanups.push(this.connectivity.subscribe((on) => this.setOnline(on === true)));
     }
     this.wake();
+  }
+
+  private unsubscribe: (() => void) | null = null;
+
+  /** Wakes on every commit (ours or another process's) from now on. */
+  private subscribe(): void {
+    if (this.unsubscribe || this.stopped) return;
+    const off = this.db.watcher.subscribe(() => this.wake());
+    this.unsubscribe = off;
+    this.cleanups.push(() => {
+      off();
+      this.unsubscribe = null;
+    });
   }
 
   // ---- adding and inspecting ------------------------------------------------
@@ -280,6 +294,7 @@ export class Outbox<P = unknown> {
   /** Calls `listener` with the status whenever it changes (not on a timer). Returns an unsubscribe function. */
   onStatus(listener: (status: OutboxStatus) => void): () => void {
     args.func(`outbox('${this.name}').onStatus`, "listener", listener);
+    this.subscribe();
     this.listeners.add(listener);
     if (this.lastStatusJson === "") this.statusChanged();
     return () => this.listeners.delete(listener);
