@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getLoadablePath } from "../../src/extension/index.ts";
 import { httpTransport } from "../../src/main/outbox/transport.ts";
-import { pythonSkipReason, runPython } from "../helpers/clients.ts";
+import {
+  lines,
+  pythonSkipReason,
+  runPython,
+  runShell,
+  shellSkipReason,
+} from "../helpers/clients.ts";
 import { type Db, type FreshDb, freshDb, freshDbEachTest, openDb, scalar } from "../helpers/db.ts";
 import { until, withCleanups } from "../helpers/host.ts";
 import { checkApplied, startServer } from "./server.ts";
@@ -256,5 +262,24 @@ out(one("SELECT json_extract(honker_x_outbox_stats('sync'), '$.pending')"))
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe("outbox from the sqlite3 shell", { skip: shellSkipReason() }, () => {
+  it("adds in a transaction, claims in key order and settles", () => {
+    const res = runShell(
+      ctx.path,
+      getLoadablePath(),
+      "BEGIN;\n" +
+        "SELECT honker_x_outbox_add('o', '{\"n\":1}', 'k', 20);\n" +
+        "SELECT honker_x_outbox_add('o', '{\"n\":2}', 'k', 20);\n" +
+        "COMMIT;\n" +
+        "SELECT json_array_length(honker_x_outbox_claim('o', 'shell', 10, 60));\n" +
+        "SELECT honker_x_outbox_settle(1, 'shell', 'delivered', 0, NULL);\n" +
+        "SELECT json_extract(honker_x_outbox_claim('o', 'shell', 10, 60), '$[0].id');\n",
+    );
+    assert.equal(res.stderr, "");
+    assert.deepEqual(lines(res.stdout), ["1", "2", "1", "1", "2"]);
+    assert.equal(stats().delivered, 1);
   });
 });
