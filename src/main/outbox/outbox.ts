@@ -97,6 +97,9 @@ interface StatsRow {
 
 let relayCounter = 0;
 
+/** Least time between two status computations for onStatus listeners. */
+const STATUS_MIN_GAP_MS = 50;
+
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.message.slice(0, 4000);
   return String(err).slice(0, 4000);
@@ -433,6 +436,8 @@ export class Outbox<P = unknown> {
       // released) in its slot: wait for those too.
       while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
       this.listeners.clear();
+      if (this.statusTimer) clearTimeout(this.statusTimer);
+      this.statusTimer = null;
     })();
     return this.stopping;
   }
@@ -729,28 +734,47 @@ export class Outbox<P = unknown> {
 
   // ---- status ---------------------------------------------------------------
 
+  /** When the status was last computed for listeners (ms), for the throttle. */
+  private statusAt = 0;
+  private statusTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Recomputes the status for listeners and tells them if it changed. At
+   * most once per STATUS_MIN_GAP_MS: counting a deep backlog is a scan of
+   * its index, and a busy relay changes the status after every batch.
+   */
   private statusChanged(): void {
     if (this.listeners.size === 0 || this.statusScheduled) return;
     this.statusScheduled = true;
-    setImmediate(() => {
-      this.statusScheduled = false;
-      if (this.listeners.size === 0 || !this.db.open) return;
-      let s: OutboxStatus;
+    const wait = this.statusAt + STATUS_MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.statusTimer = setTimeout(() => this.emitStatus(), wait);
+      this.statusTimer.unref();
+    } else {
+      setImmediate(() => this.emitStatus());
+    }
+  }
+
+  private emitStatus(): void {
+    this.statusScheduled = false;
+    this.statusTimer = null;
+    if (this.listeners.size === 0 || !this.db.open) return;
+    this.statusAt = Date.now();
+    let s: OutboxStatus;
+    try {
+      s = this.status();
+    } catch {
+      return;
+    }
+    const json = JSON.stringify(s);
+    if (json === this.lastStatusJson) return;
+    this.lastStatusJson = json;
+    for (const l of [...this.listeners]) {
       try {
-        s = this.status();
-      } catch {
-        return;
+        l(s);
+      } catch (err) {
+        report(`outbox('${this.name}').onStatus listener`, this.onError, err);
       }
-      const json = JSON.stringify(s);
-      if (json === this.lastStatusJson) return;
-      this.lastStatusJson = json;
-      for (const l of [...this.listeners]) {
-        try {
-          l(s);
-        } catch (err) {
-          report(`outbox('${this.name}').onStatus listener`, this.onError, err);
-        }
-      }
-    });
+    }
   }
 }
