@@ -283,6 +283,24 @@ describe("outbox relay", () => {
     assert.equal((await statusWhere(sync, (s) => s.online)).online, true);
   });
 
+  it("setOnline(false) is the app's word: no probe brings it back; setOnline(true) does", async () => {
+    const srv = await withServer();
+    const { db } = tempDb();
+    const sync = db.outbox("sync", {
+      transport: httpTransport({ url: srv.url, batchSize: 50 }),
+      probeMinMs: 1,
+      probeMaxMs: 5,
+    });
+    sync.setOnline(false);
+    sync.add({ key: null, seq: 1 });
+    sync.flush();
+    await new Promise((r) => setTimeout(r, 100)); // nothing to await: nothing may happen
+    assert.equal(srv.requests, 0);
+    assert.equal(sync.stats.probes, 0);
+    sync.setOnline(true);
+    await srv.until(() => srv.applied.length === 1, 1000);
+  });
+
   it("flush() ignores the backoff: a message waiting an hour goes at once", async () => {
     const srv = await withServer();
     const { db } = tempDb();

@@ -130,6 +130,8 @@ export class Outbox<P = unknown> {
   private probeTimer: NodeJS.Timeout | null = null;
   private probeDelay: number;
   private probing = false;
+  /** setOnline(false) was the app's word (no probing until setOnline(true)). */
+  private offlineByApp = false;
   private readonly listeners = new Set<(s: OutboxStatus) => void>();
   private lastStatusJson = "";
   private statusScheduled = false;
@@ -383,17 +385,25 @@ export class Outbox<P = unknown> {
       doing,
       () => plucked(this.db.raw, "SELECT honker_x_outbox_flush(?)").get(this.name) as number,
     );
-    if (!this.online && !this.connectivity) this.probeNow();
+    if (!this.online && !this.connectivity && !this.offlineByApp) this.probeNow();
     this.wake();
     return n;
   }
 
-  /** The app says whether the network is there. Back online: delivery starts at once, not after the backoff. */
+  /**
+   * The app says whether the network is there. Offline: nothing is sent and
+   * no probe runs until setOnline(true). Back online: delivery starts at
+   * once, not after the backoff.
+   */
   setOnline(online: boolean): void {
     if (typeof online !== "boolean") {
       throw args.refuse(`outbox('${this.name}').setOnline`, "online", "true or false", online);
     }
-    if (online === this.online) return;
+    this.offlineByApp = !online;
+    if (online === this.online) {
+      if (!online) this.clearProbe(); // the app's word wins over the probe
+      return;
+    }
     this.online = online;
     if (online) {
       this.clearProbe();
@@ -408,8 +418,9 @@ export class Outbox<P = unknown> {
         }
       }
       this.wake();
-    } else if (!this.connectivity) {
-      this.scheduleProbe();
+    } else {
+      // The app said so: no probe second-guesses it until setOnline(true).
+      this.clearProbe();
     }
     this.statusChanged();
   }
@@ -689,6 +700,7 @@ export class Outbox<P = unknown> {
   private goOffline(): void {
     if (!this.online) return;
     this.online = false;
+    this.offlineByApp = false;
     this.statusChanged();
     // With the app's connectivity, the app says when we are back.
     if (!this.connectivity) this.scheduleProbe();
@@ -726,7 +738,7 @@ export class Outbox<P = unknown> {
       )
       .then((ok) => {
         this.probing = false;
-        if (this.stopped || this.online) return;
+        if (this.stopped || this.online || this.offlineByApp) return;
         if (ok) this.setOnline(true);
         else this.scheduleProbe();
       });
