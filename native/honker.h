@@ -74,6 +74,23 @@ typedef enum hk_slot {
   HK_S_DEDUP_RECORD,
   HK_S_PROGRESS_SET,
   HK_S_X_GET_JOB,
+  HK_S_OUTBOX_ADD,
+  HK_S_OUTBOX_DEVICE_GET,
+  HK_S_OUTBOX_DEVICE_SET,
+  HK_S_OUTBOX_EXHAUSTED_DEAD,
+  HK_S_OUTBOX_EXHAUSTED_DEL,
+  HK_S_OUTBOX_CLAIM,
+  HK_S_OUTBOX_OWNED,
+  HK_S_OUTBOX_STATS_BUMP,
+  HK_S_OUTBOX_DELETE,
+  HK_S_OUTBOX_PROMOTE,
+  HK_S_OUTBOX_TO_DEAD,
+  HK_S_OUTBOX_RETRY,
+  HK_S_OUTBOX_RELEASE,
+  HK_S_OUTBOX_FLUSH,
+  HK_S_OUTBOX_PROBE,
+  HK_S_OUTBOX_NEXT,
+  HK_S_OUTBOX_STATS,
   HK_S_SAVEPOINT,
   HK_S_SAVEPOINT_RELEASE,
   HK_S_SAVEPOINT_ROLLBACK,
@@ -233,6 +250,7 @@ int hk_register_scheduler(sqlite3 *db, hk_conn *c);
 int hk_register_retention(sqlite3 *db, hk_conn *c);
 int hk_register_dead(sqlite3 *db, hk_conn *c);
 int hk_register_busy(sqlite3 *db, hk_conn *c);
+int hk_register_outbox(sqlite3 *db, hk_conn *c);
 
 /* Functions are not DIRECTONLY on purpose: an app may enqueue or notify
  * from its own triggers (the outbox pattern). They are never DETERMINISTIC

@@ -106,7 +106,10 @@ static const char HONKER_DDL[] =
  *
  * Format versions (_honker_x_meta.format_version):
  *   1  meta, dedup, progress, the indexes
- *   2  _honker_x_history (finished jobs) and _honker_x_dedup_job
+ *   2  _honker_x_history (finished jobs) and _honker_x_dedup_job; later the
+ *      outbox tables (_honker_x_outbox*), added without a bump: a format-2
+ *      file that lacks them gets them from the next bootstrap (see
+ *      bootstrap_fn), and an older extension ignores them
  * Every statement is CREATE ... IF NOT EXISTS, so migrating from any older
  * version is running all of it again.
  */
@@ -162,7 +165,48 @@ static const char EXTRA_DDL[] =
     "CREATE INDEX IF NOT EXISTS _honker_x_rate_window\n"
     "  ON _honker_rate_limits(window_start);\n"
     "CREATE INDEX IF NOT EXISTS _honker_x_results_expiry\n"
-    "  ON _honker_results(expires_at) WHERE expires_at IS NOT NULL;\n";
+    "  ON _honker_results(expires_at) WHERE expires_at IS NOT NULL;\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_outbox (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  outbox TEXT NOT NULL,\n"
+    "  key TEXT,\n"
+    "  payload TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL DEFAULT 'pending',\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  max_attempts INTEGER NOT NULL DEFAULT 20,\n"
+    "  run_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  claimed_by TEXT,\n"
+    "  claim_expires_at INTEGER,\n"
+    "  last_error TEXT,\n"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  is_head INTEGER NOT NULL DEFAULT 1\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_outbox_heads\n"
+    "  ON _honker_x_outbox(outbox) WHERE is_head = 1;\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_outbox_due\n"
+    "  ON _honker_x_outbox(outbox, run_at) WHERE state = 'pending';\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_outbox_inflight\n"
+    "  ON _honker_x_outbox(outbox, claim_expires_at) WHERE state = 'inflight';\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_outbox_key\n"
+    "  ON _honker_x_outbox(outbox, key, id) WHERE key IS NOT NULL;\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_outbox_dead (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  outbox TEXT NOT NULL,\n"
+    "  key TEXT,\n"
+    "  payload TEXT NOT NULL,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  max_attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT,\n"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  died_at INTEGER NOT NULL DEFAULT (unixepoch())\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS _honker_x_outbox_dead_name\n"
+    "  ON _honker_x_outbox_dead(outbox, id);\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_outbox_stats (\n"
+    "  outbox TEXT PRIMARY KEY,\n"
+    "  delivered INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_delivered_at INTEGER\n"
+    ");\n";
 
 /* Columns honker added after its first release (files made by old honker). */
 static const char *const MIGRATIONS[][2] = {
@@ -257,8 +301,15 @@ static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (rc == SQLITE_OK && version == HK_FORMAT_VERSION) {
-    sqlite3_result_int(ctx, 1);
-    return;
+    /* The outbox tables came within format 2: a file made before them
+     * gets them now (unless it is read-only: the outbox functions then
+     * report the missing table). */
+    int found = 0;
+    rc = has_column(db, "_honker_x_outbox_stats", "outbox", &found);
+    if (rc == SQLITE_OK && (found || sqlite3_db_readonly(db, "main") == 1)) {
+      sqlite3_result_int(ctx, 1);
+      return;
+    }
   }
   int own = sqlite3_get_autocommit(db) &&
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;

@@ -16,6 +16,7 @@ import { fromSqlite, HonkerError } from "./errors.ts";
 import type { Closeable, Host } from "./host.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
 import { type Lock, tryLock, type WithLockOptions, withLock } from "./lock.ts";
+import { Outbox, type OutboxOptions } from "./outbox/outbox.ts";
 import { Queue } from "./queue.ts";
 import { type RateLimitOptions, rateLimit } from "./ratelimit.ts";
 import { report } from "./report.ts";
@@ -26,6 +27,8 @@ import type {
   ChannelName,
   ChannelPayload,
   HonkerSchema,
+  OutboxName,
+  OutboxPayload,
   QueueName,
   QueuePayload,
   StreamName,
@@ -203,6 +206,8 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   private readonly queues = new Map<string, Queue<any, any>>();
   // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
   private readonly streams = new Map<string, Stream<any>>();
+  // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
+  private readonly outboxes = new Map<string, Outbox<any>>();
   private schedulerInstance: Scheduler | null = null;
   private readonly schedulerOptions: SchedulerOptions | undefined;
   /** Background WAL checkpoints (null with `checkpoints: "inline"`). */
@@ -431,6 +436,26 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       this.queues.set(name, q);
     }
     return q as Queue<QueuePayload<S, Q>, R>;
+  }
+
+  /**
+   * The named outbox: messages added inside `transaction()` commit with the
+   * app's writes and are relayed by `options.transport` (see
+   * docs/outbox.md). One relay per name per handle: a second call with the
+   * same name returns the first (its options win); stop() it first to
+   * change them.
+   */
+  outbox<N extends OutboxName<S>>(
+    name: N,
+    options?: OutboxOptions<OutboxPayload<S, N>>,
+  ): Outbox<OutboxPayload<S, N>> {
+    args.name("outbox(name, options)", "name", name);
+    this.assertOpen(`outbox('${name}')`);
+    const existing = this.outboxes.get(name);
+    if (existing && !existing.isStopped) return existing as Outbox<OutboxPayload<S, N>>;
+    const ob = new Outbox<OutboxPayload<S, N>>(this, name, options);
+    this.outboxes.set(name, ob);
+    return ob;
   }
 
   /** The named stream (one object per name per handle). */

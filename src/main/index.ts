@@ -47,6 +47,28 @@ export {
   pruneNotifications,
 } from "./listen.ts";
 export type { Lock, WithLockOptions } from "./lock.ts";
+export {
+  type ElectronConnectivityOptions,
+  type ElectronNetLike,
+  type ElectronPowerMonitorLike,
+  electronConnectivity,
+} from "./outbox/electron.ts";
+export {
+  type Connectivity,
+  type DeadMessage,
+  Outbox,
+  type OutboxOptions,
+  type OutboxStatus,
+} from "./outbox/outbox.ts";
+export {
+  type DeliveryOutcome,
+  type HttpTransportOptions,
+  httpTransport,
+  type OutboxMessage,
+  type Transport,
+  type TransportContext,
+  TransportError,
+} from "./outbox/transport.ts";
 export type {
   ClaimedJob,
   DeadJob,
@@ -71,6 +93,8 @@ export type {
   ChannelName,
   ChannelPayload,
   HonkerSchema,
+  OutboxName,
+  OutboxPayload,
   QueueName,
   QueuePayload,
   StreamName,
