@@ -285,18 +285,28 @@ async function honker(path: string): Promise<Lib> {
   const { main } = require(pkgJson) as { main: string };
   const mod = require(join(dirname(pkgJson), main)) as { open(path: string): HonkerDb };
   const hdb = mod.open(path);
+  /** Write transactions refused with "database is locked" (seen with a second process on a loaded machine), retried. */
+  let busyRetries = 0;
   const call = (sql: string, params: unknown[]): unknown => {
-    const tx = hdb.transaction();
-    try {
-      const rows = tx.query(sql, params);
-      tx.commit();
-      const row = rows[0];
-      return row === undefined ? null : Object.values(row)[0];
-    } catch (err) {
+    for (let attempt = 0; ; attempt++) {
+      let tx: HonkerTx | null = null;
       try {
-        tx.rollback();
-      } catch {}
-      throw err;
+        tx = hdb.transaction();
+        const rows = tx.query(sql, params);
+        tx.commit();
+        const row = rows[0];
+        return row === undefined ? null : Object.values(row)[0];
+      } catch (err) {
+        try {
+          tx?.rollback();
+        } catch {}
+        if (attempt < 50 && /locked|busy/i.test(String((err as Error)?.message))) {
+          busyRetries++;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+          continue;
+        }
+        throw err;
+      }
     }
   };
   const ENQ = "SELECT honker_enqueue(?, ?, NULL, NULL, 0, 3, NULL) AS id";
@@ -349,6 +359,8 @@ async function honker(path: string): Promise<Lib> {
       return wall();
     },
     async close() {
+      if (busyRetries > 0)
+        console.error(`honker: ${busyRetries} write transactions retried (database is locked)`);
       updates?.close();
       hdb.close();
     },

@@ -68,6 +68,23 @@ interface Child {
 
 const TIMEOUT_MS = 180_000;
 
+/** Children still running: a failed measurement ends its own (by pid) before its files go. */
+const live = new Set<ChildProcess>();
+
+async function endLive(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (p) =>
+        new Promise((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve(null);
+          p.once("exit", resolve);
+          p.kill();
+        }),
+    ),
+  );
+  live.clear();
+}
+
 function child(lib: string, role: string, args: Record<string, unknown>): Child {
   const proc = spawn(
     process.execPath,
@@ -99,7 +116,9 @@ function child(lib: string, role: string, args: Record<string, unknown>): Child 
       wake?.();
     }
   });
+  live.add(proc);
   proc.on("exit", () => {
+    live.delete(proc);
     exited = true;
     wake?.();
   });
@@ -247,6 +266,7 @@ async function enqueueRate(lib: string): Promise<number> {
   try {
     return (await once(lib, "enqueue", p.args)).rate as number;
   } finally {
+    await endLive();
     p.dispose();
   }
 }
@@ -257,6 +277,7 @@ async function drainRate(lib: string, mode: unknown): Promise<number> {
     await once(lib, "fill", p.args);
     return (await once(lib, "drain", { ...p.args, mode })).rate as number;
   } finally {
+    await endLive();
     p.dispose();
   }
 }
@@ -282,9 +303,26 @@ async function e2e(lib: string): Promise<{ worker: number; producer: number }> {
       producer: (N * 1000) / ((pres.last as number) - first),
     };
   } finally {
+    await endLive();
     p.dispose();
   }
 }
+
+/** One measurement; a failure is reported and leaves no sample (and no process behind). */
+async function attempt(key: string, fn: () => Promise<number>): Promise<number> {
+  try {
+    const v = await fn();
+    add(key, v);
+    return v;
+  } catch (err) {
+    console.log(`   ${key}: failed: ${err instanceof Error ? err.message : String(err)}`);
+    failures.push(key);
+    await endLive();
+    return Number.NaN;
+  }
+}
+
+const failures: string[] = [];
 
 // ---- table -----------------------------------------------------------------------------
 
@@ -381,24 +419,26 @@ async function main(): Promise<void> {
       const order = rotate(LIBS, r);
       const line: string[] = [];
       if (ONLY.has("enqueue")) {
-        for (const l of order) add(`enqueue:${l}`, await enqueueRate(l));
+        for (const l of order) await attempt(`enqueue:${l}`, () => enqueueRate(l));
       }
       if (ONLY.has("drain")) {
-        for (const l of order) add(`drain:${l}`, await drainRate(l, "default"));
+        for (const l of order) await attempt(`drain:${l}`, () => drainRate(l, "default"));
       }
       if (ONLY.has("tuned")) {
-        for (const l of order) add(`tuned:${l}`, await drainRate(l, "tuned"));
+        for (const l of order) await attempt(`tuned:${l}`, () => drainRate(l, "tuned"));
       }
       if (ONLY.has("e2e")) {
         for (const l of order.filter((x) => x !== "raw")) {
-          const e = await e2e(l);
-          add(`e2e:${l}`, e.worker);
-          add(`e2e-share:${l}`, e.worker / e.producer);
+          await attempt(`e2e:${l}`, async () => {
+            const e = await e2e(l);
+            add(`e2e-share:${l}`, e.worker / e.producer);
+            return e.worker;
+          });
         }
       }
       if (ONLY.has("sweep")) {
         for (const [label, mode] of rotate(SWEEP, r)) {
-          add(`sweep:${label}`, await drainRate("ours", mode));
+          await attempt(`sweep:${label}`, () => drainRate("ours", mode));
         }
       }
       loads.push(loadavg()[0] as number);
@@ -414,6 +454,7 @@ async function main(): Promise<void> {
     `1-minute load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} during the run` +
     (redis ? `, redis-server ${redis.version} (appendonly, fsync every second)` : "");
   const out = [table(), "", note];
+  if (failures.length > 0) out.push("", `failed measurements (no sample): ${failures.join(", ")}`);
   if (ONLY.has("sweep")) out.push("", sweepTable());
   console.log(`\n${out.join("\n")}`);
   if (MARKDOWN !== undefined) writeFileSync(MARKDOWN, `${out.join("\n")}\n`);
