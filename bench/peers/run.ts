@@ -1,10 +1,13 @@
 /**
  * honker-electron next to its peers, the same workloads in one command:
  *
- *   cd bench/peers && npm ci && cd ../..        # the peers, once (not kit dependencies)
- *   node bench/peers/run.ts                      # 3 interleaved rounds (about 10 minutes loaded)
+ *   npm ci --prefix bench/peers                  # the peers, once (not kit dependencies)
+ *   apt-get install -y redis-server              # for BullMQ (Debian's; the bench starts its own)
+ *   node bench/peers/run.ts                      # 3 interleaved rounds (15 minutes on a loaded 2-core machine)
  *   node bench/peers/run.ts --rounds=5 --n=10000 --only=enqueue,drain,tuned,e2e,sweep
  *   node bench/peers/run.ts --markdown=out.md    # also writes the README table
+ *   node bench/peers/run.ts --verbose            # each figure as it is measured
+ *   node bench/peers/run.ts --libs=ours,bullmq   # a subset (ours,plainjob,bullmq,honker,raw)
  *
  * Libraries: honker-electron (src/main through type stripping), plainjob
  * (SQLite, better-sqlite3), BullMQ (Redis: Debian's redis-server, started on
@@ -47,6 +50,8 @@ const ROUNDS = Number(argv.get("rounds") ?? 3);
 const ONLY = new Set((argv.get("only") ?? "enqueue,drain,tuned,e2e,sweep").split(","));
 const LIBS = (argv.get("libs") ?? "ours,plainjob,bullmq,honker,raw").split(",");
 const MARKDOWN = argv.get("markdown");
+/** --verbose: print each figure as it is measured. */
+const VERBOSE = argv.has("verbose");
 
 const PEERS = ["plainjob", "bullmq", "honker"];
 const LABEL: Record<string, string> = {
@@ -313,6 +318,7 @@ async function attempt(key: string, fn: () => Promise<number>): Promise<number> 
   try {
     const v = await fn();
     add(key, v);
+    if (VERBOSE) console.log(`   ${key} ${fmt(v)}`);
     return v;
   } catch (err) {
     console.log(`   ${key}: failed: ${err instanceof Error ? err.message : String(err)}`);
