@@ -7,6 +7,7 @@
  *   node bench/peers/run.ts --rounds=5 --n=10000 --only=enqueue,drain,tuned,e2e,sweep
  *   node bench/peers/run.ts --markdown=out.md    # also writes the README table
  *   node bench/peers/run.ts --verbose            # each figure as it is measured
+ *   node bench/peers/run.ts --only=drain,sweep --sweep=results --rounds=7   # default drain, result-row cost
  *   node bench/peers/run.ts --libs=ours,bullmq   # a subset (ours,plainjob,bullmq,honker,raw)
  *
  * Libraries: honker-electron (src/main through type stripping), plainjob
@@ -407,6 +408,12 @@ const SWEEP: [string, Record<string, unknown> | "default"][] = [
   ["default, resultTtl: false (no result rows)", { resultTtl: false }],
 ];
 
+/** --sweep=results: only the default with and without result rows (the cost of a null result row per job). */
+const sweepRows = () =>
+  argv.get("sweep") === "results"
+    ? SWEEP.filter(([label]) => label === "default" || label.startsWith("default, resultTtl"))
+    : SWEEP;
+
 function loadNote(): string {
   const [l1, l5, l15] = loadavg().map((x) => x.toFixed(1));
   return `load average ${l1}, ${l5}, ${l15} on ${cpus().length} cores`;
@@ -443,7 +450,7 @@ async function main(): Promise<void> {
         }
       }
       if (ONLY.has("sweep")) {
-        for (const [label, mode] of rotate(SWEEP, r)) {
+        for (const [label, mode] of rotate(sweepRows(), r)) {
           await attempt(`sweep:${label}`, () => drainRate("ours", mode));
         }
       }
