@@ -27,7 +27,7 @@
  *   e2e      a producer process enqueues n (one per call) while a worker process
  *            with default options drains them: the worker's rate (first enqueue
  *            to last completion), and its ratio to the producer's own rate
- *   sweep    ours only: drain with concurrency = batchSize = 1, 4, 8, 16, 32, and
+ *   sweep    ours only: drain with concurrency = batchSize = 1, 4, 8, 16, 32, 64, and
  *            16 without result rows (resultTtl: false), next to the default
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -401,6 +401,7 @@ const SWEEP: [string, Record<string, unknown> | "default"][] = [
   ["concurrency 8, batchSize 8", { concurrency: 8, batchSize: 8 }],
   ["concurrency 16, batchSize 16", { concurrency: 16, batchSize: 16 }],
   ["concurrency 32, batchSize 32", { concurrency: 32, batchSize: 32 }],
+  ["concurrency 64, batchSize 64", { concurrency: 64, batchSize: 64 }],
   [
     "concurrency 16, batchSize 16, resultTtl: false (no result rows)",
     { concurrency: 16, batchSize: 16, resultTtl: false },
