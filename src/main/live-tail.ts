@@ -8,6 +8,7 @@
 import { HonkerError } from "./errors.ts";
 import type { Host } from "./host.ts";
 import { report } from "./report.ts";
+import { TURN_BUDGET_MS, turnAgeMs } from "./turn-clock.ts";
 
 /** What `stream.on()` returns. */
 export interface StreamHandle {
@@ -15,33 +16,6 @@ export interface StreamHandle {
   close(): Promise<void>;
   /** Resolves when the subscription stops; rejects with the handler's or watcher's error. */
   readonly done: Promise<void>;
-}
-
-/**
- * How long iterators may keep one turn of the event loop busy with a
- * backlog. Shorter budgets made a publisher in the same process outrun its
- * subscribers under load (bench/bridge.bench.ts fan-out: p99 doubled at
- * 10 ms); 20 ms still splits a 5,000-event replay into several turns.
- */
-const YIELD_AFTER_MS = 20;
-let turnStartedAt = 0;
-let turnMarked = false;
-
-/**
- * Milliseconds since the first call in the current turn of the event loop
- * (a setImmediate marks the turn's end). Shared by every iterator, so ten
- * subscribers replaying at once still give the loop back after about YIELD_AFTER_MS.
- */
-function turnAgeMs(): number {
-  const t = performance.now();
-  if (!turnMarked) {
-    turnMarked = true;
-    turnStartedAt = t;
-    setImmediate(() => {
-      turnMarked = false;
-    });
-  }
-  return t - turnStartedAt;
 }
 
 /**
@@ -200,12 +174,12 @@ export abstract class LiveIterator<E> implements AsyncIterableIterator<E> {
       }
       if (this.backlog) {
         // The last read filled a whole batch: more are waiting. Once this
-        // turn of the event loop has run for YIELD_AFTER_MS, let timers
+        // turn of the event loop has run for TURN_BUDGET_MS, let timers
         // and I/O run before reading on, so replaying a long history does
         // not hold the loop for all of it (a short burst is still handed
         // out at once).
         this.backlog = false;
-        if (turnAgeMs() > YIELD_AFTER_MS) {
+        if (turnAgeMs() > TURN_BUDGET_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }

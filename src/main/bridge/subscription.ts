@@ -17,6 +17,7 @@ import { isHonkerError } from "../errors.ts";
 import type { Listener } from "../listen.ts";
 import type { JobInfo } from "../queue.ts";
 import type { StreamSubscription } from "../stream.ts";
+import { TURN_BUDGET_MS, turnAgeMs } from "../turn-clock.ts";
 import { MESSAGE_OVERHEAD_BYTES, type WindowBudget } from "./budget.ts";
 import type { SubPort } from "./endpoint.ts";
 
@@ -38,28 +39,6 @@ export function toWireJob(queue: string, info: JobInfo<unknown> | null): WireJob
     result: info.result === undefined ? null : info.result,
     error: info.error,
   };
-}
-
-/**
- * How long the bridge's subscriptions together may keep one turn of the
- * event loop busy sending before they let timers and I/O run (the same
- * budget as the host's iterators use for a backlog).
- */
-const SEND_TURN_MS = 20;
-let turnStartedAt = 0;
-let turnMarked = false;
-
-/** Milliseconds since the bridge first sent in this turn of the event loop (shared by every subscription). */
-function turnAgeMs(): number {
-  const t = performance.now();
-  if (!turnMarked) {
-    turnMarked = true;
-    turnStartedAt = t;
-    setImmediate(() => {
-      turnMarked = false;
-    });
-  }
-  return t - turnStartedAt;
 }
 
 /** One sent, unacknowledged message: its receipt token's sequence and its charged bytes. */
@@ -327,7 +306,7 @@ export class IteratorPusher extends Pusher {
     this.pumping = true;
     try {
       while (!this.closed && this.credits > 0) {
-        if (turnAgeMs() > SEND_TURN_MS) {
+        if (turnAgeMs() > TURN_BUDGET_MS) {
           // Many subscriptions with a backlog: give the loop back, then go on.
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
