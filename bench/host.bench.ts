@@ -8,11 +8,14 @@
  *
  * Child processes live in bench/fixtures/host-child.ts.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { getLoadablePath } from "../src/extension/index.ts";
 import { open } from "../src/main/database.ts";
 import {
   benchDb,
@@ -248,9 +251,19 @@ async function sectionApi(): Promise<void> {
   const t = tempPath("honker-host-bench-");
   // Retention off: its timer would write in the middle of a round.
   const host = open(t.path, { retention: false });
+  // The floor runs on a plain connection of its own with SQLite's automatic
+  // checkpoint at its default (1,000 pages, a ~4 MB WAL): a raw user pays for
+  // checkpoints as the host does (its writer checkpoints past 8 x
+  // checkpointAfterWalBytes when the background thread cannot keep up).
+  // On host.raw (autocheckpoint off) the floor's writes would grow the WAL
+  // for free and the host's writes would pay for copying them.
+  const raw = new Database(t.path);
+  raw.pragma("busy_timeout = 5000");
+  raw.pragma("synchronous = NORMAL");
+  raw.pragma("temp_store = MEMORY");
+  raw.pragma("wal_autocheckpoint = 1000");
+  raw.loadExtension(getLoadablePath());
   try {
-    const raw = host.raw;
-    raw.pragma("temp_store = MEMORY");
     const q = host.queue("c");
     const eq = host.queue("e");
     const ins = raw.prepare(RAW_INSERT);
@@ -370,6 +383,7 @@ async function sectionApi(): Promise<void> {
       });
     }
   } finally {
+    raw.close();
     await host.close();
     t.dispose();
   }

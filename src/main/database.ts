@@ -217,7 +217,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   private readonly busyTimeoutMs: number;
   /** The writer's own checkpoint, for when the -wal passes the hard bound. */
   private readonly forceCheckpoint = () =>
-    prepared(this.raw, "PRAGMA wal_checkpoint(TRUNCATE)").get() as {
+    prepared(this.raw, "PRAGMA wal_checkpoint(RESTART)").get() as {
       busy: number;
       log: number;
       checkpointed: number;
