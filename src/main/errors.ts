@@ -27,7 +27,6 @@ export type HonkerErrorCode =
   | "HONKER_FORBIDDEN"
   | "HONKER_RATE_LIMITED"
   | "HONKER_FORMAT_VERSION"
-  | "HONKER_JOB_DEAD"
   | "HONKER_WAL_GROWING";
 
 export class HonkerError extends Error {
