@@ -163,3 +163,27 @@ int hk_arg_json(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *f
   }
   return hk_arg_json_or_null(ctx, argv, i, fn, name, out, len);
 }
+
+/* The (owner, ids_json or NULL, limit) arguments of the dead-letter redrive
+ * and purge functions of queues and outboxes. *limit comes back 0 when there
+ * is nothing to do (limit 0, or an empty id list). */
+int hk_args_dead_pick(sqlite3_context *ctx, sqlite3_value **argv, const char *fn,
+                      const char *owner_arg, const char **owner, int *olen,
+                      const char **ids_json, int *jlen, int64_t *limit) {
+  const char *why = NULL;
+  if (hk_arg_text(ctx, argv, 0, fn, owner_arg, owner, olen)) return 1;
+  if (hk_arg_text_or_null(ctx, argv, 1, fn, "ids_json", ids_json, jlen)) return 1;
+  if (hk_arg_int(ctx, argv, 2, fn, "limit", limit)) return 1;
+  if (hk_check_range(ctx, fn, "limit", *limit, 0, HK_MAX_BATCH)) return 1;
+  if (*ids_json) {
+    int64_t *ids = NULL;
+    int count = hk_json_int_array(*ids_json, (size_t)*jlen, &ids, &why);
+    sqlite3_free(ids);
+    if (count < 0) {
+      hk_error(ctx, "%s: argument 2 (ids_json) %s", fn, why);
+      return 1;
+    }
+    if (count == 0) *limit = 0;
+  }
+  return 0;
+}

@@ -33,23 +33,10 @@ static const hk_step PURGE_IDS[] = {{HK_UNCACHED, PURGE(PICK_IDS)}};
 static const hk_step PURGE_ALL[] = {{HK_UNCACHED, PURGE(PICK_ALL)}};
 
 static void dead_op(sqlite3_context *ctx, sqlite3_value **argv, const char *fn, int redrive) {
-  const char *queue, *ids_json, *why = NULL;
+  const char *queue, *ids_json;
   int qlen, jlen;
   int64_t limit;
-  if (hk_arg_text(ctx, argv, 0, fn, "queue", &queue, &qlen)) return;
-  if (hk_arg_text_or_null(ctx, argv, 1, fn, "ids_json", &ids_json, &jlen)) return;
-  if (hk_arg_int(ctx, argv, 2, fn, "limit", &limit)) return;
-  if (hk_check_range(ctx, fn, "limit", limit, 0, HK_MAX_BATCH)) return;
-  if (ids_json) {
-    int64_t *ids = NULL;
-    int count = hk_json_int_array(ids_json, (size_t)jlen, &ids, &why);
-    sqlite3_free(ids);
-    if (count < 0) {
-      hk_error(ctx, "%s: argument 2 (ids_json) %s", fn, why);
-      return;
-    }
-    if (count == 0) limit = 0;
-  }
+  if (hk_args_dead_pick(ctx, argv, fn, "queue", &queue, &qlen, &ids_json, &jlen, &limit)) return;
   if (limit == 0) {
     sqlite3_result_int(ctx, 0);
     return;

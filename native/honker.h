@@ -188,6 +188,9 @@ int hk_arg_json_or_null(sqlite3_context *ctx, sqlite3_value **argv, int i, const
                         const char *name, const char **out, int *len);
 int hk_check_range(sqlite3_context *ctx, const char *fn, const char *name, int64_t v,
                    int64_t lo, int64_t hi);
+int hk_args_dead_pick(sqlite3_context *ctx, sqlite3_value **argv, const char *fn,
+                      const char *owner_arg, const char **owner, int *olen,
+                      const char **ids_json, int *jlen, int64_t *limit);
 void hk_error(sqlite3_context *ctx, const char *fmt, ...);
 void hk_sql_error(sqlite3_context *ctx, const char *fn, sqlite3 *db, int rc);
 int64_t hk_now(void);

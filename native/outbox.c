@@ -416,23 +416,11 @@ static void stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 /* ---- dead letters --------------------------------------------------------- */
 
 static void dead_op(sqlite3_context *ctx, sqlite3_value **argv, const char *fn, int redrive) {
-  const char *outbox, *ids_json, *why = NULL;
+  const char *outbox, *ids_json;
   int olen, jlen;
   int64_t limit;
-  if (hk_arg_text(ctx, argv, 0, fn, "outbox", &outbox, &olen)) return;
-  if (hk_arg_text_or_null(ctx, argv, 1, fn, "ids_json", &ids_json, &jlen)) return;
-  if (hk_arg_int(ctx, argv, 2, fn, "limit", &limit)) return;
-  if (hk_check_range(ctx, fn, "limit", limit, 0, HK_MAX_BATCH)) return;
-  if (ids_json) {
-    int64_t *ids = NULL;
-    int count = hk_json_int_array(ids_json, (size_t)jlen, &ids, &why);
-    sqlite3_free(ids);
-    if (count < 0) {
-      hk_error(ctx, "%s: argument 2 (ids_json) %s", fn, why);
-      return;
-    }
-    if (count == 0) limit = 0;
-  }
+  if (hk_args_dead_pick(ctx, argv, fn, "outbox", &outbox, &olen, &ids_json, &jlen, &limit))
+    return;
   if (limit == 0) {
     sqlite3_result_int(ctx, 0);
     return;

@@ -39,9 +39,6 @@ import { Stream } from "./stream.ts";
 import { toJsonText } from "./values.ts";
 import { Watcher, type WatcherOptions } from "./watcher.ts";
 
-/** The newest `_honker_x_meta` format version this kit reads and writes. */
-export const FORMAT_VERSION = 2;
-
 export interface OpenOptions {
   /** Explicit path of the extension (default: getLoadablePath()). */
   extensionPath?: string;
@@ -260,7 +257,6 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       // the event loop for longer than that commit.
       this.busyTimeoutStmt = raw.prepare("SELECT honker_busy_timeout(?)");
       this.busyTimeoutStmt.get(this.busyTimeoutMs);
-      checkFormatVersion(raw, path);
       // Bootstrap (one savepoint: all or nothing) before the switch to WAL,
       // so a file whose tables clash with ours is left as it was.
       raw.prepare("SELECT honker_bootstrap()").get();
@@ -578,28 +574,6 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
  */
 /** A function's return type that is not a Promise (transaction fns must be synchronous). */
 export type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
-
-/** Refuses a file written by a newer kit (its tables may mean something we don't know). */
-function checkFormatVersion(raw: Database.Database, path: string): void {
-  let version: number;
-  try {
-    const v = raw
-      .prepare("SELECT value FROM _honker_x_meta WHERE key = 'format_version'")
-      .pluck()
-      .get();
-    version = Number(v ?? 0);
-  } catch {
-    return; // no meta table yet: a honker or a new file
-  }
-  if (version > FORMAT_VERSION) {
-    throw new HonkerError(
-      "HONKER_FORMAT_VERSION",
-      `open(${path}): the file's honker-electron format version is ${version}, newer than ` +
-        `this version of the kit understands (${FORMAT_VERSION}); it was written by a newer ` +
-        "honker-electron. Upgrade the package; this one refuses to write it.",
-    );
-  }
-}
 
 export function open<S extends HonkerSchema = AnySchema>(
   path: string,

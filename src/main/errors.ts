@@ -91,6 +91,19 @@ export function fromSqlite(err: unknown, doing: string): unknown {
     if (re.test(e.code))
       return new HonkerError(code, `${doing}: ${message}. ${advice}`, { cause: err });
   }
+  // honker_bootstrap refuses a file written by a newer kit, writing nothing.
+  const newer = /format version (\d+) is newer than this extension supports \((\d+)\)/.exec(
+    message,
+  );
+  if (newer) {
+    return new HonkerError(
+      "HONKER_FORMAT_VERSION",
+      `${doing}: the file's honker-electron format version is ${newer[1]}, newer than this ` +
+        `version of the kit understands (${newer[2]}); it was written by a newer ` +
+        "honker-electron. Upgrade the package; this one refuses to write it.",
+      { cause: err },
+    );
+  }
   if (/: argument \d+ \(|must be|is not valid JSON/.test(message)) {
     return new HonkerError("HONKER_INVALID_ARGUMENT", `${doing}: ${message}`, { cause: err });
   }

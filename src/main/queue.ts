@@ -220,19 +220,8 @@ export class Queue<P = unknown, R = unknown> {
     );
   }
 
-  /** One row through the extension (keyed: deduplicated by honker_x_enqueue). */
+  /** One row through the extension (with a key, deduplicated by honker_x_enqueue). */
   private insert(text: string, a: EnqueueArgs): number {
-    if (a.key === undefined) {
-      return plucked(this.db.raw, "SELECT honker_enqueue(?, ?, ?, ?, ?, ?, ?)").get(
-        this.name,
-        text,
-        a.runAt,
-        a.delay,
-        a.priority,
-        a.maxAttempts,
-        a.expires,
-      ) as number;
-    }
     return plucked(this.db.raw, "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").get(
       this.name,
       text,
@@ -241,7 +230,7 @@ export class Queue<P = unknown, R = unknown> {
       a.priority,
       a.maxAttempts,
       a.expires,
-      a.key,
+      a.key ?? null,
     ) as number;
   }
 
