@@ -12,7 +12,13 @@ const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", 
 const JOBS = 10_000;
 const WORKERS = 4;
 
-type Report = { worker: string; ids: number[]; batches: number; shortAcks: number };
+type Report = {
+  worker: string;
+  ids: number[];
+  batches: number;
+  shortAcks: number;
+  busyRetries: number;
+};
 
 /** A started worker: `ready` resolves on its first line, `done` with its report. */
 function startWorker(path: string, worker: string, signal: AbortSignal) {
@@ -50,7 +56,7 @@ function startWorker(path: string, worker: string, signal: AbortSignal) {
 }
 
 it("claims every job exactly once when four processes claim from one queue", {
-  timeout: 30_000,
+  timeout: 90_000,
 }, async () => {
   const ctx = freshDb();
   try {
@@ -58,7 +64,7 @@ it("claims every job exactly once when four processes claim from one queue", {
     ctx.db.transaction(() => {
       for (let i = 0; i < JOBS; i++) insert.get(JSON.stringify({ i }));
     })();
-    const signal = AbortSignal.timeout(25_000);
+    const signal = AbortSignal.timeout(80_000);
     const workers = Array.from({ length: WORKERS }, (_, i) =>
       startWorker(ctx.path, `w${i}`, signal),
     );
