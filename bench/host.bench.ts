@@ -276,9 +276,18 @@ async function sectionApi(): Promise<void> {
       fill(raw, "c", n);
     };
     // The floor stringifies the payload too: a raw caller would have to.
-    const rawOne = raw.transaction(() => ins.run("e", JSON.stringify(PAYLOAD), nowS(), 0, 3, null));
-    const oursOne = () => host.transaction(() => eq.enqueue(PAYLOAD));
     const hundred = Array.from({ length: 100 }, (_, i) => ({ ...PAYLOAD, i }));
+    const rawOne = raw.transaction(() => ins.run("e", JSON.stringify(PAYLOAD), nowS(), 0, 3, null));
+    // The floor: the extension SQL the host runs (honker_x_enqueue,
+    // with its argument checks in C), called directly on a raw connection.
+    const sqlEnqueue = raw.prepare("SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").pluck();
+    const sqlOne = raw.transaction(() =>
+      sqlEnqueue.get("e", JSON.stringify(PAYLOAD), null, null, 0, 3, null, null),
+    );
+    const sqlMany = raw.transaction(() => {
+      for (const p of hundred) sqlEnqueue.get("e", JSON.stringify(p), null, null, 0, 3, null, null);
+    });
+    const oursOne = () => host.transaction(() => eq.enqueue(PAYLOAD));
     const rawMany = raw.transaction(() => {
       const t0 = nowS();
       for (const p of hundred) ins.run("e", JSON.stringify(p), t0, 0, 3, null);
@@ -310,19 +319,19 @@ async function sectionApi(): Promise<void> {
     };
     const results: PairResult[] = [
       comparePair({
-        name: "enqueue, 1 job per db.transaction",
+        name: "enqueue, 1 job per db.transaction, vs the same extension SQL on a raw connection",
         ops: 5000,
         goal: 0.9,
         setup: clear,
-        floor: repeat(rawOne),
+        floor: repeat(sqlOne),
         ours: repeat(oursOne),
       }),
       comparePair({
-        name: "enqueueMany of 100, one transaction (jobs/s)",
+        name: "enqueueMany of 100, one transaction (jobs/s), vs the same extension SQL",
         ops: 5000,
         goal: 0.9,
         setup: clear,
-        floor: repeat(rawMany, 100),
+        floor: repeat(sqlMany, 100),
         ours: repeat(oursMany, 100),
       }),
       comparePair({
@@ -342,10 +351,27 @@ async function sectionApi(): Promise<void> {
         ours: repeat(oursBatch, 32),
       }),
     ];
-    // In a synchronous loop the watcher's post-commit check (a microtask)
+    // Info rows: a stricter floor (a bare INSERT, no extension call), then
+    // loops that yield. In a synchronous loop the watcher's post-commit check (a microtask)
     // runs once at the end; an app's writes come from separate callbacks,
     // so each pays one check. These rows yield a microtask turn per op.
     const info: PairResult[] = [
+      comparePair({
+        name: "info: enqueue 1/tx vs a bare INSERT (no extension call)",
+        ops: 5000,
+        goal: 0.8,
+        setup: clear,
+        floor: repeat(rawOne),
+        ours: repeat(oursOne),
+      }),
+      comparePair({
+        name: "info: enqueueMany of 100 vs bare INSERTs",
+        ops: 5000,
+        goal: 0.8,
+        setup: clear,
+        floor: repeat(rawMany, 100),
+        ours: repeat(oursMany, 100),
+      }),
       await compareAsyncPair({
         name: "info: enqueue 1/tx, microtask turn per op",
         ops: 3000,
