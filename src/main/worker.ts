@@ -14,6 +14,13 @@ import { checkJson } from "./values.ts";
 import type { WakeReason } from "./watcher.ts";
 
 /** What a worker needs of its queue (Queue implements it). */
+
+/** A finished job waiting for the next completion commit. */
+interface Completion<R> {
+  id: number;
+  result: R;
+  save: boolean;
+}
 export interface WorkQueue<P, R> {
   readonly name: string;
   readonly database: Host;
@@ -22,6 +29,7 @@ export interface WorkQueue<P, R> {
     options: { batchSize: number; visibilityTimeout: number },
   ): ClaimedJob<P>[];
   ack(id: number, workerId: string): boolean;
+  ackMany(ids: readonly number[], workerId: string): number;
   retry(id: number, workerId: string, delaySeconds: number, error?: string | null): boolean;
   retryJob(
     id: number,
@@ -165,14 +173,49 @@ function retryDecision(
 
 interface InFlight {
   job: ClaimedJob<unknown>;
-  controller: AbortController;
-  heartbeat: NodeJS.Timeout;
+  abort: JobAbort;
+  /** When the claim was taken or last extended (ms): heartbeats skip fresh claims. */
+  beatAt: number;
   /** The per-job timeout, if any. */
   timeout: { clear(): void } | null;
-  /** Settles when the handler settles, or when the job is given up on (timeout, forced stop). */
-  done: Promise<void>;
-  /** Resolves `done` early when the worker stops waiting for this handler. */
-  abandon: () => void;
+  /** True once the handler settled or the job was given up on (timeout, forced stop). */
+  done: boolean;
+  /** Callbacks for stop(), called when `done` becomes true. */
+  onDone: (() => void)[] | null;
+}
+
+/**
+ * A job's abort state. The AbortController (a costly object) is made only
+ * when a handler reads `job.signal`; most handlers never do.
+ */
+class JobAbort {
+  aborted = false;
+  private reason: unknown;
+  private controller: AbortController | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/** Resolves once the job's handler settled or was given up on. */
+function settledOf(entry: InFlight): Promise<void> {
+  if (entry.done) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    entry.onDone ??= [];
+    entry.onDone.push(resolve);
+  });
 }
 
 let workerCounter = 0;
@@ -200,10 +243,12 @@ export class Worker<P, R> {
   /** Another process committed since the last fill. */
   private remoteSinceFill = false;
   /** Finished jobs to ack in the next flush; `save` false: ack without a result row. */
-  private completions: { id: number; result: R; save: boolean }[] = [];
+  private completions: Completion<R>[] = [];
   private flushScheduled = false;
   private lastInflightCheck = 0;
   private inflightTimer: NodeJS.Timeout | null = null;
+  /** One heartbeat timer for all running jobs (not one per job), armed while any run. */
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private fatal: unknown = null;
   /** Counters for status displays and tests. */
   readonly stats = { claimed: 0, completed: 0, retried: 0, dead: 0, cancelled: 0 };
@@ -299,7 +344,7 @@ export class Worker<P, R> {
       this.undead?.();
       this.undead = null;
       this.queue.database.watcher.setDeadline(this, null);
-      const all = Promise.all([...this.inflight.values()].map((f) => f.done));
+      const all = Promise.all([...this.inflight.values()].map(settledOf));
       if (graceMs !== undefined) {
         let timer: { clear(): void } | undefined;
         const timeout = new Promise<"timeout">((r) => {
@@ -311,7 +356,7 @@ export class Worker<P, R> {
           // Handlers still running are aborted and their jobs put back; a
           // handler that never settles cannot hold stop() (or close()) up.
           for (const f of [...this.inflight.values()]) {
-            f.controller.abort(new HonkerError("HONKER_CANCELLED", "the worker was stopped"));
+            f.abort.abort(new HonkerError("HONKER_CANCELLED", "the worker was stopped"));
             this.release(f.job, "worker stopped");
             this.giveUp(f);
           }
@@ -404,23 +449,17 @@ export class Worker<P, R> {
 
   private run(job: ClaimedJob<P>): void {
     this.stats.claimed++;
-    const controller = new AbortController();
-    const heartbeatMs = args.timerMs(Math.max(250, (this.visibility * 1000) / 2));
-    const heartbeat = setInterval(() => this.beat(job.id), heartbeatMs);
-    heartbeat.unref();
-    let abandon = () => {};
-    const abandoned = new Promise<void>((r) => {
-      abandon = r;
-    });
+    const abort = new JobAbort();
     const entry: InFlight = {
       job,
-      controller,
-      heartbeat,
+      abort,
+      beatAt: Date.now(),
       timeout: null,
-      done: Promise.resolve(),
-      abandon,
+      done: false,
+      onDone: null,
     };
     this.inflight.set(job.id, entry);
+    this.armHeartbeat();
     if (this.timeoutMs !== undefined) {
       const ms = this.timeoutMs;
       entry.timeout = args.longTimeout(() => this.timedOut(entry, ms), ms, true);
@@ -430,50 +469,70 @@ export class Worker<P, R> {
       queue: job.queue,
       payload: job.payload,
       attempts: job.attempts,
-      signal: controller.signal,
+      get signal() {
+        return abort.signal;
+      },
       progress: (value) => {
-        if (!controller.signal.aborted) this.queue.setProgress(job.id, value);
+        if (!abort.aborted) this.queue.setProgress(job.id, value);
       },
     };
-    const settled = (async () => {
+    void (async () => {
       try {
         const result = await this.handler(ctx);
-        this.finishOk(job, controller, result);
+        this.finishOk(job, abort, result);
       } catch (err) {
-        this.finishError(job, controller, err);
+        this.finishError(job, abort, err);
       } finally {
         this.giveUp(entry);
       }
     })();
-    entry.done = Promise.race([settled, abandoned]);
+  }
+
+  /** Heartbeats run every half visibilityTimeout while any job runs. */
+  private armHeartbeat(): void {
+    if (this.heartbeatTimer) return;
+    const ms = args.timerMs(Math.max(250, (this.visibility * 1000) / 2));
+    this.heartbeatTimer = setInterval(() => this.beatAll(ms), ms);
+    this.heartbeatTimer.unref();
+  }
+
+  private disarmHeartbeat(): void {
+    if (!this.heartbeatTimer) return;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
   }
 
   /** Frees a job's slot: its timers stop, and a full worker claims again. */
   private giveUp(entry: InFlight): void {
-    clearInterval(entry.heartbeat);
     entry.timeout?.clear();
-    entry.abandon();
+    if (!entry.done) {
+      entry.done = true;
+      const waiting = entry.onDone;
+      entry.onDone = null;
+      if (waiting) for (const resolve of waiting) resolve();
+    }
     // The same id may have been claimed again since (after a timeout).
     if (this.inflight.get(entry.job.id) !== entry) return;
     this.inflight.delete(entry.job.id);
+    if (this.inflight.size === 0) this.disarmHeartbeat();
     if (this.refillOnFinish) this.onWake();
   }
 
   /** The per-job timeout: abort the handler, put the job back, free its slot. */
   private timedOut(entry: InFlight, ms: number): void {
-    if (entry.controller.signal.aborted || this.inflight.get(entry.job.id) !== entry) return;
+    if (entry.abort.aborted || this.inflight.get(entry.job.id) !== entry) return;
     const err = new HonkerError(
       "HONKER_TIMEOUT",
       `job ${entry.job.id} of queue '${this.queue.name}' ran longer than timeoutMs (${ms} ms)`,
     );
-    entry.controller.abort(err);
+    entry.abort.abort(err);
     const outcome = this.retryOrDead(entry.job, err);
     if (outcome !== null) this.fail(err, entry.job, outcome);
     this.giveUp(entry);
   }
 
-  private finishOk(job: ClaimedJob<P>, controller: AbortController, result: R): void {
-    if (controller.signal.aborted) {
+  private finishOk(job: ClaimedJob<P>, abort: JobAbort, result: R): void {
+    if (abort.aborted) {
       this.stats.cancelled++;
       return;
     }
@@ -510,15 +569,24 @@ export class Worker<P, R> {
     this.completions = [];
     const db = this.queue.database;
     if (batch.length === 0 || !db.open) return;
-    const ttl = this.resultTtl;
+    const ttl = this.resultTtl === false ? undefined : this.resultTtl;
+    // Jobs without a result to save are completed by one set-based
+    // statement (honker_ack_batch); the others one by one, so a result is
+    // saved only for a claim that was still ours.
+    const plain: number[] = [];
+    const withResult: Completion<R>[] = [];
+    for (const c of batch) {
+      if (this.resultTtl !== false && c.save) withResult.push(c);
+      else plain.push(c.id);
+    }
+    let next: ClaimedJob<P>[] = [];
     try {
       db.transaction(() => {
-        for (const c of batch) {
-          // Only the holder of a live claim completes the job (and saves its result).
-          if (this.queue.ack(c.id, this.workerId) && ttl !== false && c.save) {
-            this.queue.saveResult(c.id, c.result, ttl);
-          }
+        if (plain.length > 0) this.queue.ackMany(plain, this.workerId);
+        for (const c of withResult) {
+          if (this.queue.ack(c.id, this.workerId)) this.queue.saveResult(c.id, c.result, ttl);
         }
+        next = this.claimWithAcks();
       });
       this.stats.completed += batch.length;
     } catch (err) {
@@ -526,10 +594,31 @@ export class Worker<P, R> {
       if (isTerminal(err)) return;
       for (const c of batch) this.fail(err, this.placeholder(c.id), "retry");
     }
+    // Handlers start after the commit, never inside our transaction.
+    for (const job of next) this.run(job);
   }
 
-  private finishError(job: ClaimedJob<P>, controller: AbortController, err: unknown): void {
-    if (controller.signal.aborted) {
+  /**
+   * A busy worker claims its next jobs in the transaction that acks the
+   * finished ones: one commit (one set of WAL pages) instead of two. Only
+   * when slots were waiting for a finish (the queue had more due jobs);
+   * a failed claim rolls back its savepoint alone, the acks still commit.
+   */
+  private claimWithAcks(): ClaimedJob<P>[] {
+    if (!this.running || !this.refillOnFinish) return [];
+    const want = Math.min(this.batchSize, this.concurrency - this.inflight.size);
+    if (want <= 0) return [];
+    try {
+      return this.queue.database.transaction(() =>
+        this.queue.claim(this.workerId, { batchSize: want, visibilityTimeout: this.visibility }),
+      );
+    } catch {
+      return []; // the fill that follows claims (and reports) on its own
+    }
+  }
+
+  private finishError(job: ClaimedJob<P>, abort: JobAbort, err: unknown): void {
+    if (abort.aborted) {
       this.stats.cancelled++;
       return;
     }
@@ -575,18 +664,26 @@ export class Worker<P, R> {
     );
   }
 
-  private beat(id: number): void {
-    const entry = this.inflight.get(id);
-    if (!entry || !this.queue.database.open) return;
+  /** Extends every claim older than half a period (a fresh claim needs no beat yet). */
+  private beatAll(periodMs: number): void {
+    const now = Date.now();
+    for (const entry of [...this.inflight.values()]) {
+      if (now - entry.beatAt >= periodMs / 2) this.beat(entry, now);
+    }
+  }
+
+  private beat(entry: InFlight, now: number): void {
+    if (this.inflight.get(entry.job.id) !== entry || !this.queue.database.open) return;
     let ok = false;
     try {
-      ok = this.queue.heartbeat(id, this.workerId, this.visibility);
+      ok = this.queue.heartbeat(entry.job.id, this.workerId, this.visibility);
     } catch (err) {
       // Transient (busy): the next beat tries again before the claim lapses.
       if (!isTerminal(err)) this.fail(err, entry.job, "retry");
       return;
     }
-    if (!ok) this.lose(entry, "claim lost: the job was cancelled, taken over or expired");
+    if (ok) entry.beatAt = now;
+    else this.lose(entry, "claim lost: the job was cancelled, taken over or expired");
   }
 
   /** What onError gets when the failure is not about one claimed job's handler. */
@@ -639,9 +736,9 @@ export class Worker<P, R> {
   }
 
   private lose(entry: InFlight, why: string): void {
-    if (entry.controller.signal.aborted) return;
+    if (entry.abort.aborted) return;
     const code = why.startsWith("claim lost") ? "HONKER_CLAIM_LOST" : "HONKER_CANCELLED";
-    entry.controller.abort(new HonkerError(code, `job ${entry.job.id}: ${why}`));
+    entry.abort.abort(new HonkerError(code, `job ${entry.job.id}: ${why}`));
   }
 
   /** Puts a job we still hold back to pending without waiting for its claim to lapse. */

@@ -50,6 +50,32 @@ describe("queue.work", () => {
     assert.equal(peak, 3);
   });
 
+  it("starts every handler outside any transaction while a backlog drains", async () => {
+    // The next batch is claimed in the transaction that acks the last one;
+    // its handlers must still start after that commit.
+    const q = h.db.queue("q");
+    const inTransaction: boolean[] = [];
+    const worker = q.work(
+      () => {
+        inTransaction.push(h.db.raw.inTransaction);
+      },
+      { concurrency: 4 },
+    );
+    q.enqueueMany(Array.from({ length: 200 }, (_, i) => i));
+    await waitFor(() => q.stats().pending + q.stats().processing === 0, {
+      db: h.db,
+      timeoutMs: 5000,
+      what: "200 jobs",
+    });
+    await worker.stop();
+    assert.equal(inTransaction.length, 200);
+    assert.deepEqual(
+      inTransaction.filter((x) => x),
+      [],
+    );
+    assert.equal(worker.stats.completed, 200);
+  });
+
   it("retries a failing job with backoff, then dead-letters it", async () => {
     const q = h.db.queue("q");
     const attempts: number[] = [];
