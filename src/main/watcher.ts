@@ -219,6 +219,11 @@ export class Watcher {
   /** A commit on this process's own connection: check now instead of at the next event or poll. */
   notifyLocal(): void {
     if (this.dead) return;
+    // Nobody to wake: skip the data_version read (a read transaction on
+    // its own connection, the larger part of a small write's cost). The
+    // next check after someone subscribes may then wake once for this
+    // commit; listeners re-read, so a spare wake costs one query.
+    if (this.listeners.size === 0) return;
     this.localPending = true;
     this.queueCheck();
   }
