@@ -231,5 +231,8 @@ function OutboxBadge(): void {
 }
 void OutboxBadge;
 declare const noOutboxHooks: HonkerHooks<OutboxSchema, typeof narrow>;
-// @ts-expect-error no outbox status is granted
-noOutboxHooks.useOutbox("sync");
+function NoOutboxBadge(): void {
+  // @ts-expect-error no outbox status is granted
+  noOutboxHooks.useOutbox("sync");
+}
+void NoOutboxBadge;
