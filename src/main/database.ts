@@ -460,6 +460,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
    * app's own later `outbox(name, options)` keeps its options).
    */
   openedOutbox(name: string): Outbox<unknown> | undefined {
+    args.name("openedOutbox(name)", "name", name);
     const ob = this.outboxes.get(name);
     return ob && !ob.isStopped ? ob : undefined;
   }

@@ -199,6 +199,10 @@ describe("outboxes in renderer windows", () => {
     ob.pause();
     assert.deepEqual(await client.outbox("sync").status(), { ...ob.status() });
     assert.equal((await client.outbox("sync").status()).paused, true);
+    assert.throws(
+      () => h.db.openedOutbox(5 as never),
+      (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT") && /openedOutbox/.test(String(e)),
+    );
     // The bridge never opened one itself: the app's own options still win.
     await ob.stop();
     const { transport, batches } = controlledTransport();

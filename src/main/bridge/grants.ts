@@ -3,6 +3,7 @@
  * refused with HONKER_FORBIDDEN.
  */
 import type { WireCapabilities } from "../../protocol/index.ts";
+import { refuse } from "../args.ts";
 import { HonkerError } from "../errors.ts";
 import type { ChannelName, HonkerSchema, OutboxName, QueueName, StreamName } from "../schema.ts";
 import type { StandardSchemaV1 } from "./validate.ts";
@@ -153,25 +154,24 @@ export function connectivityGrant(grants: Grants): void {
  */
 export function checkServe(grants: Grants, options: ServeOptions, fn = "serve"): void {
   if (grants === null || typeof grants !== "object") {
-    throw new HonkerError("HONKER_INVALID_ARGUMENT", `${fn}: grants must be an object`);
+    throw refuse(fn, "grants", "an object", grants);
   }
   const c = options.connectivity as Partial<ConnectivityHints> | null | undefined;
   if (c !== undefined && (c === null || typeof c !== "object" || typeof c.hint !== "function")) {
-    throw new HonkerError(
-      "HONKER_INVALID_ARGUMENT",
-      `${fn}: options.connectivity must be an object with hint(online), such as electronConnectivity(...)`,
+    throw refuse(
+      fn,
+      "options.connectivity",
+      "an object with hint(online), such as electronConnectivity(...)",
+      c,
     );
   }
   if (grants.connectivity !== undefined && typeof grants.connectivity !== "boolean") {
-    throw new HonkerError(
-      "HONKER_INVALID_ARGUMENT",
-      `${fn}: grants.connectivity must be a boolean`,
-    );
+    throw refuse(fn, "grants.connectivity", "true or false", grants.connectivity);
   }
   if (grants.connectivity === true && c === undefined) {
     throw new HonkerError(
       "HONKER_INVALID_ARGUMENT",
-      `${fn}: grants.connectivity needs options.connectivity (e.g. electronConnectivity({ net, powerMonitor })) to take the hints`,
+      `${fn}: grants.connectivity needs options.connectivity (e.g. electronConnectivity({ net, powerMonitor })) to take the page's hints`,
     );
   }
 }
