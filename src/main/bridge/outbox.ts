@@ -95,7 +95,9 @@ export function deadMessages(ob: Outbox<unknown>, limit: number): WireDeadMessag
  * Calls `onChange` whenever outbox `name`'s status may have changed: on
  * every commit to the file (counts), and on the open outbox's own status
  * changes (online, paused, lastError), following whichever outbox is open
- * in main as the app stops and reopens it. Returns an unsubscribe function.
+ * in main as the app stops and reopens it. (An outbox opened after the
+ * page subscribed is picked up at the next commit to the file.) Returns an
+ * unsubscribe function.
  */
 export function watchOutbox(db: AnyDb, name: string, onChange: () => void): () => void {
   let current: Outbox<unknown> | undefined;
