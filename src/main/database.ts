@@ -454,6 +454,17 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
     return ob;
   }
 
+  /**
+   * The outbox `outbox(name, ...)` opened on this handle, if it is still
+   * running; undefined otherwise. Looks only: never opens one (so the
+   * app's own later `outbox(name, options)` keeps its options).
+   */
+  openedOutbox(name: string): Outbox<unknown> | undefined {
+    args.name("openedOutbox(name)", "name", name);
+    const ob = this.outboxes.get(name);
+    return ob && !ob.isStopped ? ob : undefined;
+  }
+
   /** The named stream (one object per name per handle). */
   stream<T extends StreamName<S>>(name: T): Stream<StreamPayload<S, T>> {
     args.name("stream(name)", "name", name);

@@ -27,7 +27,9 @@ export type {
 } from "./bridge/electron-types.ts";
 export type {
   ChannelGrant,
+  ConnectivityHints,
   Grants,
+  OutboxGrant,
   QueueGrant,
   ServeOptions,
   StreamGrant,
@@ -48,6 +50,7 @@ export {
 } from "./listen.ts";
 export type { Lock, WithLockOptions } from "./lock.ts";
 export {
+  type ElectronConnectivity,
   type ElectronConnectivityOptions,
   type ElectronNetLike,
   type ElectronPowerMonitorLike,

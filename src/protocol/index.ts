@@ -81,17 +81,49 @@ export interface WireNotification {
   createdAt: number;
 }
 
+/**
+ * An outbox's status as a page sees it (the host's OutboxStatus; times are
+ * Unix seconds). `online` is null when no outbox of that name is open in
+ * main: the counts come from the file, and nobody in main relays it.
+ */
+export interface WireOutboxStatus {
+  pending: number;
+  inFlight: number;
+  dead: number;
+  delivered: number;
+  online: boolean | null;
+  paused: boolean;
+  lastError: string | null;
+  lastDeliveredAt: number | null;
+  nextAttemptAt: number | null;
+}
+
+/** A dead outbox message, as a page sees it (times are Unix seconds). */
+export interface WireDeadMessage {
+  id: number;
+  key: string | null;
+  payload: unknown;
+  attempts: number;
+  error: string | null;
+  createdAt: number;
+  diedAt: number;
+}
+
 export type SubscriptionSpec =
   | { kind: "stream"; name: string; from?: number | "latest" | "beginning"; consumer?: string }
   | { kind: "channel"; name: string }
   | { kind: "job"; queue: string; id: number }
-  | { kind: "stats"; queue: string };
+  | { kind: "stats"; queue: string }
+  | { kind: "outbox"; name: string };
 
 /** What the window may do, as main reports it to the page on hello(). */
 export interface WireCapabilities {
   queues: Record<string, { enqueue: boolean; read: boolean; stats: boolean; cancel: boolean }>;
   streams: Record<string, { publish: boolean; subscribe: boolean }>;
   channels: Record<string, { notify: boolean; listen: boolean }>;
+  outboxes: Record<string, { status: boolean; control: boolean }>;
+  /** The page may report `navigator.onLine` (the client does so by itself when true). */
+  connectivity: boolean;
   maxPayloadBytes: number;
 }
 
@@ -112,10 +144,21 @@ export interface BridgeApi {
   notify(channel: string, payload: unknown): Promise<Reply<number>>;
   subscribe(spec: SubscriptionSpec): Promise<Reply<{ subId: number }>>;
   unsubscribe(subId: number): Promise<Reply<boolean>>;
+  outboxStatus(outbox: string): Promise<Reply<WireOutboxStatus>>;
+  outboxPause(outbox: string): Promise<Reply<boolean>>;
+  outboxResume(outbox: string): Promise<Reply<boolean>>;
+  outboxFlush(outbox: string): Promise<Reply<number>>;
+  outboxRedrive(outbox: string, ids?: number[] | null): Promise<Reply<number>>;
+  outboxDead(outbox: string, limit?: number): Promise<Reply<WireDeadMessage[]>>;
+  /** The page's `navigator.onLine` (a hint: main's own check decides). */
+  online(online: boolean): Promise<Reply<boolean>>;
 }
 
-/** 2: receipt tokens (`k`/`seen`) and `ack-request` on subscription ports. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: receipt tokens (`k`/`seen`) and `ack-request` on subscription ports.
+ * 3: outboxes (status, control, `outbox` subscriptions) and `online` hints.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** Method names a page may call; anything else is refused by the decoder. */
 export const BRIDGE_METHODS: readonly (keyof BridgeApi)[] = [
@@ -130,6 +173,13 @@ export const BRIDGE_METHODS: readonly (keyof BridgeApi)[] = [
   "notify",
   "subscribe",
   "unsubscribe",
+  "outboxStatus",
+  "outboxPause",
+  "outboxResume",
+  "outboxFlush",
+  "outboxRedrive",
+  "outboxDead",
+  "online",
 ];
 
 /** Sent by main on the window port, with the subscription port in the transfer list. */
@@ -139,7 +189,7 @@ export interface PortHandoff {
 }
 
 /**
- * Main -> page, on a subscription port. Data messages (event, job, stats)
+ * Main -> page, on a subscription port. Data messages (event, job, stats, outbox)
  * carry `k`, a receipt token that only that message holds: the page echoes
  * the `k` of the last message it handled as `seen` on its next credit grant.
  * Until then main counts the message's bytes as in flight for the window
@@ -151,6 +201,7 @@ export type SubscriptionMessage =
   | { t: "event"; event: WireStreamEvent | WireNotification; k?: number }
   | { t: "job"; job: WireJob | null; k?: number }
   | { t: "stats"; stats: WireStats; k?: number }
+  | { t: "outbox"; status: WireOutboxStatus; k?: number }
   | { t: "status"; status: "live" | "replaying" }
   | { t: "ack-request" }
   | { t: "resume"; from: number; reason: string }

@@ -18,6 +18,7 @@ import {
   type WireCapabilities,
   type WireEnqueueOptions,
   type WireJob,
+  type WireOutboxStatus,
   type WireStats,
 } from "../protocol/index.ts";
 import { HonkerError } from "./errors.ts";
@@ -44,11 +45,24 @@ export interface PortLike {
   close(): void;
 }
 
+/** Where the page's online state comes from: a window (`navigator.onLine` and its events). */
+export interface ConnectivitySource {
+  readonly onLine: boolean;
+  addEventListener(type: "online" | "offline", listener: () => void): void;
+  removeEventListener(type: "online" | "offline", listener: () => void): void;
+}
+
 export interface ConnectOptions {
   /** Use this port instead of asking the preload for one (tests, workers, custom transports). */
   port?: PortLike;
   /** How long to wait for the preload's port (default 10 s). */
   timeoutMs?: number;
+  /**
+   * When main grants `connectivity`, the client reports the page's online
+   * state (at once, then on every `online`/`offline` event) from this
+   * source; default: the window (`navigator.onLine`). `false`: never report.
+   */
+  connectivity?: ConnectivitySource | false;
 }
 
 function unwrap<T>(reply: Reply<T>): T {
@@ -480,7 +494,14 @@ export class ClientCore {
   readonly demux: Demux;
   private readonly port: PortLike;
   private readonly subs = new Set<{ close(): Promise<void> | void }>();
-  capabilities: WireCapabilities = { queues: {}, streams: {}, channels: {}, maxPayloadBytes: 0 };
+  capabilities: WireCapabilities = {
+    queues: {},
+    streams: {},
+    channels: {},
+    outboxes: {},
+    connectivity: false,
+    maxPayloadBytes: 0,
+  };
 
   constructor(port: PortLike) {
     this.port = port;
@@ -594,9 +615,77 @@ function buildClient(core: ClientCore): HonkerClient<ClientSchema, AllGranted> {
       if (fn) return core.callback(spec, () => undefined, streamPick, fn, options?.onError);
       return core.iterate(spec, () => undefined, streamPick);
     },
+    outbox: (name: string) => ({
+      status: async () => unwrap(await core.api.outboxStatus(name)),
+      watchStatus: (
+        fn: (s: WireOutboxStatus) => void,
+        options?: { onError?: (err: unknown) => void },
+      ) =>
+        core.callback<WireOutboxStatus>(
+          { kind: "outbox", name },
+          () => undefined,
+          (m) => (m.t === "outbox" ? m.status : null),
+          fn,
+          options?.onError,
+        ),
+      pause: async () => {
+        unwrap(await core.api.outboxPause(name));
+      },
+      resume: async () => {
+        unwrap(await core.api.outboxResume(name));
+      },
+      flush: async () => unwrap(await core.api.outboxFlush(name)),
+      dead: async (options?: { limit?: number }) =>
+        unwrap(await core.api.outboxDead(name, options?.limit)),
+      redrive: async (ids?: readonly number[]) =>
+        unwrap(await core.api.outboxRedrive(name, ids === undefined ? null : [...ids])),
+    }),
     close: () => core.close(),
   };
   return client as unknown as HonkerClient<ClientSchema, AllGranted>;
+}
+
+/** The window as a connectivity source, when this page has one. */
+function windowConnectivity(): ConnectivitySource | null {
+  const g = globalThis as {
+    navigator?: { onLine?: unknown };
+    addEventListener?: unknown;
+    removeEventListener?: unknown;
+  };
+  if (
+    typeof g.navigator?.onLine !== "boolean" ||
+    typeof g.addEventListener !== "function" ||
+    typeof g.removeEventListener !== "function"
+  ) {
+    return null;
+  }
+  const nav = g.navigator as { onLine: boolean };
+  const target = globalThis as unknown as ConnectivitySource;
+  return {
+    get onLine() {
+      return nav.onLine;
+    },
+    addEventListener: (type, listener) => target.addEventListener(type, listener),
+    removeEventListener: (type, listener) => target.removeEventListener(type, listener),
+  };
+}
+
+/**
+ * Reports `source`'s online state to main now and on every change; the
+ * returned function stops. A failed report (a closed connection) is dropped:
+ * the next event, or the next connection, reports again.
+ */
+function forwardConnectivity(core: ClientCore, source: ConnectivitySource): () => void {
+  const report = () => {
+    core.api.online(source.onLine === true).catch(() => {});
+  };
+  source.addEventListener("online", report);
+  source.addEventListener("offline", report);
+  report();
+  return () => {
+    source.removeEventListener("online", report);
+    source.removeEventListener("offline", report);
+  };
 }
 
 /**
@@ -617,5 +706,9 @@ export async function connect<S extends ClientSchema = ClientSchema, G = AllGran
   const core = new ClientCore(port);
   const hello = unwrap(await core.api.hello());
   core.capabilities = hello.capabilities;
+  if (hello.capabilities.connectivity === true && options.connectivity !== false) {
+    const source = options.connectivity ?? windowConnectivity();
+    if (source) core.track({ close: forwardConnectivity(core, source) });
+  }
   return buildClient(core) as unknown as HonkerClient<S, G>;
 }

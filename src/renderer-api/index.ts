@@ -10,18 +10,31 @@
  * @module
  */
 
-export type { WireCapabilities, WireEnqueueOptions, WireStats } from "../protocol/index.ts";
-export { type ConnectOptions, connect, type PortLike } from "./client.ts";
+export type {
+  WireCapabilities,
+  WireEnqueueOptions,
+  WireOutboxStatus,
+  WireStats,
+} from "../protocol/index.ts";
+export {
+  type ConnectivitySource,
+  type ConnectOptions,
+  connect,
+  type PortLike,
+} from "./client.ts";
 export { HonkerError, isHonkerError } from "./errors.ts";
 export type {
   AllGranted,
   ClientSchema,
   ClientSubscription,
+  DeadMessageView,
   GrantShape,
   HonkerClient,
   JobClient,
   JobView,
   Notification,
+  OutboxClient,
+  OutboxStatusView,
   QueueClient,
   StreamClient,
   StreamEvent,

@@ -36,6 +36,8 @@ import type {
   JobView,
   ListenableChannels,
   Notification,
+  OutboxStatusView,
+  StatusOutboxes,
   StreamEvent,
 } from "./types.ts";
 
@@ -83,6 +85,13 @@ export interface JobState<P = unknown, R = unknown> {
 
 export interface QueueStatsState {
   readonly stats: WireStats | null;
+  readonly status: HookStatus;
+  readonly error?: HonkerError;
+}
+
+export interface OutboxState {
+  /** The outbox's status as main last reported it (null until the first report). */
+  readonly outbox: OutboxStatusView | null;
   readonly status: HookStatus;
   readonly error?: HonkerError;
 }
@@ -503,6 +512,51 @@ export function useQueueStats(queue: string): QueueStatsState {
   });
 }
 
+const OUTBOX_INITIAL: OutboxState = Object.freeze({
+  outbox: null,
+  status: "connecting" as const,
+});
+
+/** True when the window's capabilities say the status of outbox `name` is refused. */
+function outboxRefused(client: LooseClient, name: string): boolean {
+  const outboxes = client.capabilities?.outboxes;
+  if (!outboxes || typeof outboxes !== "object") return false;
+  return !Object.hasOwn(outboxes, name) || outboxes[name]?.status !== true;
+}
+
+/**
+ * The status of outbox `name` (pending, inFlight, dead, delivered, online,
+ * paused, lastError...), live: main pushes it on every change, not on a timer.
+ */
+export function useOutbox(name: string): OutboxState {
+  const client = useHonker();
+  const outbox = checkName(name, "useOutbox");
+  const key = `outbox\u0000${outbox}`;
+  return useKeyed<OutboxState>(client, key, OUTBOX_INITIAL, (c, publish, current) => {
+    if (outboxRefused(c, outbox)) {
+      publish(
+        failedSnapshot(
+          OUTBOX_INITIAL,
+          new HonkerError(
+            "HONKER_FORBIDDEN",
+            `this window may not read the status of outbox '${outbox}'`,
+          ),
+        ),
+      );
+      return () => {};
+    }
+    return c
+      .outbox(outbox)
+      .watchStatus(
+        (s) => publish(Object.freeze({ outbox: Object.freeze({ ...s }), status: "live" })),
+        {
+          // Main ended the subscription (the database closed...): keep the last status, say why.
+          onError: (err) => publish(failedSnapshot(current(), toHonkerError(err))),
+        },
+      );
+  });
+}
+
 /** The hooks, typed against one schema and the window's grants. */
 export interface HonkerHooks<S extends ClientSchema, G> {
   useHonker(): HonkerClient<S, G>;
@@ -519,6 +573,7 @@ export interface HonkerHooks<S extends ClientSchema, G> {
     id: number | null | undefined,
   ): JobState<S["queues"][Q], R>;
   useQueueStats<Q extends GrantedQueues<S, G>>(queue: Q): QueueStatsState;
+  useOutbox<N extends StatusOutboxes<S, G>>(name: N): OutboxState;
 }
 
 /**
@@ -532,5 +587,6 @@ export function createHonkerHooks<S extends ClientSchema, G = AllGranted>(): Hon
     useListen: useListen as HonkerHooks<S, G>["useListen"],
     useJob: useJob as HonkerHooks<S, G>["useJob"],
     useQueueStats,
+    useOutbox,
   };
 }

@@ -4,9 +4,11 @@
  * to `db.serve`, as a type) decide which methods exist at all.
  */
 import type {
+  WireDeadMessage,
   WireEnqueueOptions,
   WireJob,
   WireNotification,
+  WireOutboxStatus,
   WireStats,
   WireStreamEvent,
 } from "../protocol/index.ts";
@@ -16,6 +18,8 @@ export interface ClientSchema {
   queues: Record<string, unknown>;
   streams: Record<string, unknown>;
   channels: Record<string, unknown>;
+  /** Outbox names and message types (optional: without it any outbox name). */
+  outboxes?: Record<string, unknown>;
 }
 
 /** The boolean shape of main's grants (validators are irrelevant here). */
@@ -26,6 +30,8 @@ export interface GrantShape {
   >;
   streams?: Record<string, { publish?: boolean; subscribe?: boolean | object } | undefined>;
   channels?: Record<string, { notify?: boolean; listen?: boolean } | undefined>;
+  outboxes?: Record<string, { status?: boolean; control?: boolean } | undefined>;
+  connectivity?: boolean;
 }
 
 /** Grants that allow everything: the default when no grants type is given. */
@@ -33,6 +39,8 @@ export interface AllGranted {
   queues: Record<string, { enqueue: true; read: true; stats: true; cancel: true }>;
   streams: Record<string, { publish: true; subscribe: true }>;
   channels: Record<string, { notify: true; listen: true }>;
+  outboxes: Record<string, { status: true; control: true }>;
+  connectivity: true;
 }
 
 type Keys<T> = Extract<keyof T, string>;
@@ -117,6 +125,38 @@ type StreamSubscribe<P> = {
   ): () => void;
 };
 
+/** An outbox's status as the page sees it (`online` is null when main has no such outbox open). */
+export type OutboxStatusView = WireOutboxStatus;
+
+/** A dead outbox message (times are Unix seconds). */
+export interface DeadMessageView<P> extends Omit<WireDeadMessage, "payload"> {
+  payload: P;
+}
+
+type OutboxStatusRead = {
+  /** The status now. */
+  status(): Promise<OutboxStatusView>;
+  /** Calls `fn` with the status on every change (not on a timer) until the returned function is called. */
+  watchStatus(
+    fn: (status: OutboxStatusView) => void,
+    options?: { onError?: (err: unknown) => void },
+  ): () => void;
+};
+type OutboxControl<P> = {
+  /** Stops main's relay from sending (batches in flight finish). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Tries every waiting message now; resolves with how many were waiting on a backoff. */
+  flush(): Promise<number>;
+  /** Dead messages, newest first (default 100, at most 1000). */
+  dead(options?: { limit?: number }): Promise<DeadMessageView<P>[]>;
+  /** Dead messages (all, or these ids) back to pending; resolves with how many. */
+  redrive(ids?: readonly number[]): Promise<number>;
+};
+
+export type OutboxClient<P, G> = (Granted<G, "status"> extends true ? OutboxStatusRead : Empty) &
+  (Granted<G, "control"> extends true ? OutboxControl<P> : Empty);
+
 export type StreamClient<P, G> = (Granted<G, "publish"> extends true ? StreamPublish<P> : Empty) &
   (Granted<G, "subscribe"> extends true ? StreamSubscribe<P> : Empty);
 
@@ -131,6 +171,37 @@ export type GrantedStreams<S extends ClientSchema, G> = G extends { streams?: in
       | Extract<Keys<NonNullable<T>>, Keys<S["streams"]>>
       | (string extends Keys<NonNullable<T>> ? Keys<S["streams"]> : never)
   : never;
+
+/** Outbox names of a client schema (any string when it declares none). */
+export type OutboxNames<S extends ClientSchema> = S extends { outboxes: infer O }
+  ? O extends Record<string, unknown>
+    ? Keys<O>
+    : string
+  : string;
+/** The message type of outbox `N` (unknown when the schema declares none). */
+export type OutboxPayloadOf<S extends ClientSchema, N extends string> = S extends {
+  outboxes: infer O;
+}
+  ? N extends keyof O
+    ? O[N]
+    : unknown
+  : unknown;
+export type GrantedOutboxes<S extends ClientSchema, G> = G extends { outboxes?: infer T }
+  ?
+      | Extract<Keys<NonNullable<T>>, OutboxNames<S>>
+      | (string extends Keys<NonNullable<T>> ? OutboxNames<S> : never)
+  : never;
+type OutboxGrantOf<G, N extends string> = G extends { outboxes?: infer T }
+  ? N extends keyof NonNullable<T>
+    ? NonNullable<T>[N]
+    : string extends keyof NonNullable<T>
+      ? NonNullable<T>[string]
+      : never
+  : never;
+/** Outboxes whose status the window may read (what `useOutbox` accepts). */
+export type StatusOutboxes<S extends ClientSchema, G> = {
+  [N in GrantedOutboxes<S, G>]: Granted<OutboxGrantOf<G, N>, "status"> extends true ? N : never;
+}[GrantedOutboxes<S, G>];
 
 type ChannelGrantOf<G, C extends string> = G extends { channels?: infer T }
   ? C extends keyof NonNullable<T>
@@ -181,6 +252,10 @@ export interface HonkerClient<S extends ClientSchema, G = AllGranted> {
     fn: (n: Notification<S["channels"][C]>) => void | Promise<void>,
     options?: { onError?: (err: unknown) => void },
   ): () => void;
+  /** Outbox `name` as main has it: its status, and with `control` its pause/resume/flush/redrive. */
+  outbox<N extends GrantedOutboxes<S, G>>(
+    name: N,
+  ): OutboxClient<OutboxPayloadOf<S, N>, OutboxGrantOf<G, N>>;
   /** What main granted this window (as reported at connect time). */
   readonly capabilities: import("../protocol/index.ts").WireCapabilities;
   /** Ends every subscription and the connection. */

@@ -32,6 +32,29 @@ describe("electronConnectivity", () => {
     assert.equal(powerMonitor.listenerCount("resume"), 0, "stop() unsubscribed");
   });
 
+  it("takes hints from pages: net decides, and a confirmed 'online' is heard at once", () => {
+    let online = false;
+    const connectivity = electronConnectivity({
+      net: { isOnline: () => online },
+      pollMs: 3_600_000,
+    });
+    connectivity.hint(true); // nobody listens: nothing to do
+    const heard: boolean[] = [];
+    const off = connectivity.subscribe((on) => heard.push(on));
+    connectivity.hint(true); // net says offline: ignored
+    assert.deepEqual(heard, []);
+    online = true;
+    connectivity.hint(false); // net says online: the change is heard, whatever the page said
+    assert.deepEqual(heard, [true]);
+    connectivity.hint(true); // no change, confirmed: heard again (at most once a second)
+    connectivity.hint(true);
+    assert.deepEqual(heard, [true, true]);
+    online = false;
+    connectivity.hint(false);
+    assert.deepEqual(heard, [true, true, false]);
+    off();
+  });
+
   it("checks its arguments", () => {
     assert.throws(
       () => electronConnectivity({ net: {} as never }),
@@ -40,6 +63,10 @@ describe("electronConnectivity", () => {
     assert.throws(
       () => electronConnectivity({ net: { isOnline: () => true }, pollMs: 0 }),
       (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT"),
+    );
+    assert.throws(
+      () => electronConnectivity({ net: { isOnline: () => true } }).hint("yes" as never),
+      (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT") && /hint: online/.test(String(e)),
     );
   });
 });

@@ -13,6 +13,7 @@ import {
   type StreamState,
   useJob,
   useListen,
+  useOutbox,
   useQueueStats,
   useStream,
 } from "../../src/renderer-api/react.ts";
@@ -30,6 +31,7 @@ const grants: Grants = {
   queues: { jobs: { enqueue: true, read: true, stats: true }, quiet: { enqueue: true } },
   streams: { feed: { publish: true, subscribe: true }, other: { subscribe: true } },
   channels: { pings: { listen: true } },
+  outboxes: { sync: { status: true } },
 };
 
 let host: Host<AnySchema>;
@@ -101,6 +103,15 @@ function Stats(props: { queue: string }) {
     "p",
     null,
     `${props.queue} ${status} pending:${stats?.pending ?? "-"} error:${error?.code ?? "-"}`,
+  );
+}
+
+function OutboxView(props: { name: string }) {
+  const { outbox, status, error } = useOutbox(props.name);
+  return h(
+    "p",
+    null,
+    `${props.name} ${status} pending:${outbox?.pending ?? "-"} online:${outbox?.online ?? "-"} paused:${outbox?.paused ?? "-"} error:${error?.code ?? "-"}`,
   );
 }
 
@@ -252,6 +263,35 @@ describe("React hooks against a real host (StrictMode)", () => {
     assert.equal(session.subscriptionCount, 1);
     host.db.queue("jobs").enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     await screen.findByText("jobs live pending:3 error:-", {}, WAIT);
+  });
+
+  it("useOutbox follows the status of the outbox main has open, pushed on change", async () => {
+    const sync = host.db.outbox("sync");
+    const view = mount(
+      h(OutboxView, { name: "sync" }),
+      h(OutboxView, { name: "sync" }),
+      h(OutboxView, { name: "other" }),
+    );
+    await screen.findAllByText("sync live pending:0 online:true paused:false error:-", {}, WAIT);
+    // 'other' is not granted: refused from the capabilities, no subscription.
+    await screen.findByText(
+      "other error pending:- online:- paused:- error:HONKER_FORBIDDEN",
+      {},
+      WAIT,
+    );
+    // Two components, one subscription in main.
+    assert.equal(session.subscriptionCount, 1);
+    sync.add({ n: 1 });
+    await screen.findAllByText("sync live pending:1 online:true paused:false error:-", {}, WAIT);
+    sync.pause(); // no commit: the outbox's own status change reaches the page
+    const both = await screen.findAllByText(
+      "sync live pending:1 online:true paused:true error:-",
+      {},
+      WAIT,
+    );
+    assert.equal(both.length, 2);
+    view.unmount();
+    await subscriptions(0);
   });
 
   it("useListen shows notifications and the last one", async () => {

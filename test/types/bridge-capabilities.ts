@@ -7,6 +7,7 @@
 import type { Grants } from "../../src/main/bridge/grants.ts";
 import type { HonkerDatabase } from "../../src/main/database.ts";
 import type { connect } from "../../src/renderer-api/index.ts";
+import type { HonkerHooks } from "../../src/renderer-api/react.ts";
 
 type Schema = {
   queues: { jobs: { n: number }; mail: { to: string } };
@@ -166,3 +167,72 @@ async function allClient(): Promise<void> {
   honker.queue("nope");
 }
 void allClient;
+
+// ---- Outboxes: names from the schema, methods from the grants ------------
+type OutboxSchema = Schema & { outboxes: { sync: { op: string }; audit: { who: string } } };
+const outboxGrants = {
+  outboxes: { sync: { status: true, control: true }, audit: { status: true } },
+  connectivity: true,
+} as const satisfies Grants<OutboxSchema>;
+// @ts-expect-error grants may only name the schema's outboxes
+const badOutboxGrants: Grants<OutboxSchema> = { outboxes: { nope: { status: true } } };
+void badOutboxGrants;
+
+declare const connectOutboxes: typeof connect<OutboxSchema, typeof outboxGrants>;
+async function outboxClient(): Promise<void> {
+  const honker = await connectOutboxes();
+  const s = await honker.outbox("sync").status();
+  const pending: number = s.pending;
+  const online: boolean | null = s.online;
+  void pending;
+  void online;
+  const stop: () => void = honker.outbox("audit").watchStatus((st) => void st.dead);
+  stop();
+  await honker.outbox("sync").pause();
+  await honker.outbox("sync").resume();
+  const flushed: number = await honker.outbox("sync").flush();
+  void flushed;
+  const dead = await honker.outbox("sync").dead({ limit: 10 });
+  const op: string | undefined = dead[0]?.payload.op;
+  void op;
+  await honker.outbox("sync").redrive([1, 2]);
+  await honker.outbox("sync").redrive();
+  // @ts-expect-error audit grants only status: no control
+  await honker.outbox("audit").pause();
+  // @ts-expect-error audit grants only status: no redrive
+  await honker.outbox("audit").redrive();
+  // @ts-expect-error unknown outbox
+  honker.outbox("nope");
+  // @ts-expect-error pages never add: writes stay in main
+  honker.outbox("sync").add({ op: "put" });
+}
+void outboxClient;
+
+// Outboxes not granted at all are not there.
+declare const connectNoOutbox: typeof connect<OutboxSchema, typeof narrow>;
+async function noOutboxClient(): Promise<void> {
+  const honker = await connectNoOutbox();
+  // @ts-expect-error no outbox is granted
+  honker.outbox("sync");
+}
+void noOutboxClient;
+
+// The hooks take the same names.
+declare const outboxHooks: HonkerHooks<OutboxSchema, typeof outboxGrants>;
+function OutboxBadge(): void {
+  const { outbox, status } = outboxHooks.useOutbox("sync");
+  const n: number | undefined = outbox?.pending;
+  const st: "connecting" | "live" | "error" = status;
+  void n;
+  void st;
+  outboxHooks.useOutbox("audit");
+  // @ts-expect-error unknown outbox
+  outboxHooks.useOutbox("nope");
+}
+void OutboxBadge;
+declare const noOutboxHooks: HonkerHooks<OutboxSchema, typeof narrow>;
+function NoOutboxBadge(): void {
+  // @ts-expect-error no outbox status is granted
+  noOutboxHooks.useOutbox("sync");
+}
+void NoOutboxBadge;

@@ -19,7 +19,7 @@ import type {
   WebContentsLike,
 } from "./electron-types.ts";
 import { type MessagePortMainLike, portMainEndpoint, portMainSubPort } from "./endpoint.ts";
-import type { Grants, ServeOptions } from "./grants.ts";
+import { checkServe, type Grants, type ServeOptions } from "./grants.ts";
 import { BridgeSession } from "./session.ts";
 
 /**
@@ -72,6 +72,7 @@ export function serveWindow(
   grants: Grants,
   options: ServeOptions & { electron?: ElectronMain } = {},
 ): ServedWindow {
+  checkServe(grants, options);
   const electron = options.electron ?? loadElectron();
   const contents = webContentsOf(target);
   const sessions = new Set<BridgeSession>();

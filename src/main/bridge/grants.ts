@@ -3,8 +3,9 @@
  * refused with HONKER_FORBIDDEN.
  */
 import type { WireCapabilities } from "../../protocol/index.ts";
+import { refuse } from "../args.ts";
 import { HonkerError } from "../errors.ts";
-import type { ChannelName, HonkerSchema, QueueName, StreamName } from "../schema.ts";
+import type { ChannelName, HonkerSchema, OutboxName, QueueName, StreamName } from "../schema.ts";
 import type { StandardSchemaV1 } from "./validate.ts";
 
 export interface QueueGrant {
@@ -33,10 +34,34 @@ export interface ChannelGrant {
   validate?: StandardSchemaV1;
 }
 
+/**
+ * An outbox, seen from a window. Adding messages stays in main (with the
+ * app's own writes, in one transaction); a page may watch and steer.
+ */
+export interface OutboxGrant {
+  /** May read the status (status(), watchStatus(), useOutbox()). */
+  status?: boolean;
+  /** May pause(), resume(), flush(), list dead() messages and redrive() them. */
+  control?: boolean;
+}
+
 export interface Grants<S extends HonkerSchema = HonkerSchema> {
   queues?: { [Q in QueueName<S>]?: QueueGrant };
   streams?: { [T in StreamName<S>]?: StreamGrant };
   channels?: { [C in ChannelName<S>]?: ChannelGrant };
+  outboxes?: { [N in OutboxName<S>]?: OutboxGrant };
+  /**
+   * The page reports `navigator.onLine` and its `online`/`offline` events
+   * (the client does so by itself); main passes them to
+   * `ServeOptions.connectivity` as hints. Needs that option.
+   */
+  connectivity?: boolean;
+}
+
+/** Where a window's `navigator.onLine` hints go: `electronConnectivity()` is one. */
+export interface ConnectivityHints {
+  /** A page said it is online (or offline). A hint: the receiver checks for itself. */
+  hint(online: boolean): void;
 }
 
 export interface ServeOptions {
@@ -65,6 +90,8 @@ export interface ServeOptions {
   maxPendingWaits?: number;
   /** Other calls one window may have running at once (default 256); beyond, HONKER_RATE_LIMITED. */
   maxPendingCalls?: number;
+  /** Receives the window's online/offline hints (`grants.connectivity`), e.g. `electronConnectivity(...)`. */
+  connectivity?: ConnectivityHints;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -107,9 +134,58 @@ export function channelGrant(
   return g;
 }
 
+export function outboxGrant(
+  grants: Grants,
+  name: string,
+  action: "status" | "control",
+): OutboxGrant {
+  const g = own(grants.outboxes as Record<string, OutboxGrant | undefined>, name);
+  if (g?.[action] !== true) throw forbidden(`${action} of outbox '${name}'`);
+  return g;
+}
+
+export function connectivityGrant(grants: Grants): void {
+  if (grants.connectivity !== true) throw forbidden("reporting connectivity");
+}
+
+/**
+ * Checks what serve() is given beyond the numeric bounds (WindowBudget
+ * checks those): granting `connectivity` needs somewhere for the hints to go.
+ */
+export function checkServe(grants: Grants, options: ServeOptions, fn = "serve"): void {
+  if (grants === null || typeof grants !== "object") {
+    throw refuse(fn, "grants", "an object", grants);
+  }
+  const c = options.connectivity as Partial<ConnectivityHints> | null | undefined;
+  if (c !== undefined && (c === null || typeof c !== "object" || typeof c.hint !== "function")) {
+    throw refuse(
+      fn,
+      "options.connectivity",
+      "an object with hint(online), such as electronConnectivity(...)",
+      c,
+    );
+  }
+  if (grants.connectivity !== undefined && typeof grants.connectivity !== "boolean") {
+    throw refuse(fn, "grants.connectivity", "true or false", grants.connectivity);
+  }
+  if (grants.connectivity === true && c === undefined) {
+    throw new HonkerError(
+      "HONKER_INVALID_ARGUMENT",
+      `${fn}: grants.connectivity needs options.connectivity (e.g. electronConnectivity({ net, powerMonitor })) to take the page's hints`,
+    );
+  }
+}
+
 /** What the page is told it may do (no validators, just booleans). */
 export function describeGrants(grants: Grants, maxPayloadBytes: number): WireCapabilities {
-  const caps: WireCapabilities = { queues: {}, streams: {}, channels: {}, maxPayloadBytes };
+  const caps: WireCapabilities = {
+    queues: {},
+    streams: {},
+    channels: {},
+    outboxes: {},
+    connectivity: grants.connectivity === true,
+    maxPayloadBytes,
+  };
   for (const [name, g] of Object.entries((grants.queues ?? {}) as Record<string, QueueGrant>)) {
     caps.queues[name] = {
       enqueue: !!g.enqueue,
@@ -123,6 +199,9 @@ export function describeGrants(grants: Grants, maxPayloadBytes: number): WireCap
   }
   for (const [name, g] of Object.entries((grants.channels ?? {}) as Record<string, ChannelGrant>)) {
     caps.channels[name] = { notify: !!g.notify, listen: !!g.listen };
+  }
+  for (const [name, g] of Object.entries((grants.outboxes ?? {}) as Record<string, OutboxGrant>)) {
+    caps.outboxes[name] = { status: g?.status === true, control: g?.control === true };
   }
   return caps;
 }

@@ -11,8 +11,10 @@ import {
   PROTOCOL_VERSION,
   type Reply,
   type SubscriptionSpec,
+  type WireDeadMessage,
   type WireEnqueueOptions,
   type WireJob,
+  type WireOutboxStatus,
   type WireStats,
 } from "../../protocol/index.ts";
 import type { HonkerDatabase } from "../database.ts";
@@ -27,14 +29,24 @@ import {
 } from "./endpoint.ts";
 import {
   channelGrant,
+  checkServe,
+  connectivityGrant,
   DEFAULT_MAX_PAYLOAD,
   describeGrants,
   type Grants,
+  outboxGrant,
   queueGrant,
   type ServeOptions,
   streamGrant,
 } from "./grants.ts";
-import { IteratorPusher, type Pusher, SnapshotPusher, toWireJob } from "./subscription.ts";
+import { deadMessages, openedOutbox, outboxStatus, watchOutbox } from "./outbox.ts";
+import {
+  commitsOf,
+  IteratorPusher,
+  type Pusher,
+  SnapshotPusher,
+  toWireJob,
+} from "./subscription.ts";
 import {
   checkId,
   checkJsonData,
@@ -62,6 +74,17 @@ export interface SessionOptions extends ServeOptions {
 
 const MAX_BATCH = 1000;
 const MAX_WAIT_MS = 5 * 60_000;
+/** Least time between two outbox status messages on one subscription. */
+const OUTBOX_STATUS_MIN_MS = 100;
+
+/** redrive()'s ids from a page: absent (all), or at most MAX_BATCH positive ids. */
+function redriveIds(raw: unknown, what: string): number[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw) || raw.length > MAX_BATCH) {
+    throw invalidArg(`${what}: ids must be an array of at most ${MAX_BATCH} ids`);
+  }
+  return raw.map((id) => checkId(id, what));
+}
 
 function ok<T>(value: T): Reply<T> {
   return { ok: true, value };
@@ -129,6 +152,7 @@ export class BridgeSession {
     ports: PortFactory,
     options: SessionOptions = {},
   ) {
+    checkServe(grants, options);
     this.db = db;
     this.grants = grants;
     this.options = options;
@@ -307,6 +331,46 @@ export class BridgeSession {
         sub.close();
         return true;
       }),
+      outboxStatus: this.guard((outbox: unknown): WireOutboxStatus => {
+        const name = checkName(outbox, "outboxStatus");
+        outboxGrant(this.grants, name, "status");
+        return outboxStatus(db, name);
+      }),
+      outboxPause: this.guard((outbox: unknown) => {
+        const name = checkName(outbox, "outboxPause");
+        outboxGrant(this.grants, name, "control");
+        openedOutbox(db, name, `outbox('${name}').pause`).pause();
+        return true;
+      }),
+      outboxResume: this.guard((outbox: unknown) => {
+        const name = checkName(outbox, "outboxResume");
+        outboxGrant(this.grants, name, "control");
+        openedOutbox(db, name, `outbox('${name}').resume`).resume();
+        return true;
+      }),
+      outboxFlush: this.guard((outbox: unknown) => {
+        const name = checkName(outbox, "outboxFlush");
+        outboxGrant(this.grants, name, "control");
+        return openedOutbox(db, name, `outbox('${name}').flush`).flush();
+      }),
+      outboxRedrive: this.guard((outbox: unknown, ids?: unknown) => {
+        const name = checkName(outbox, "outboxRedrive");
+        outboxGrant(this.grants, name, "control");
+        const list = redriveIds(ids, `outbox('${name}').redrive`);
+        return openedOutbox(db, name, `outbox('${name}').redrive`).redrive(list);
+      }),
+      outboxDead: this.guard((outbox: unknown, limit?: unknown): WireDeadMessage[] => {
+        const name = checkName(outbox, "outboxDead");
+        outboxGrant(this.grants, name, "control");
+        const n = checkOptionalInt(limit, `outbox('${name}').dead: limit`, 0, MAX_BATCH) ?? 100;
+        return deadMessages(openedOutbox(db, name, `outbox('${name}').dead`), n);
+      }),
+      online: this.guard((online: unknown) => {
+        connectivityGrant(this.grants);
+        if (typeof online !== "boolean") throw invalidArg("online: must be true or false");
+        this.options.connectivity?.hint(online);
+        return true;
+      }),
     };
     return Object.freeze(Object.assign(Object.create(null), api)) as BridgeApi;
   }
@@ -421,7 +485,7 @@ export class BridgeSession {
           port,
           onClosed,
           this.budget,
-          db,
+          commitsOf(db),
           () => toWireJob(queue, q.getJob(id)),
           (job) => ({ t: "job", job }),
           0,
@@ -435,10 +499,23 @@ export class BridgeSession {
           port,
           onClosed,
           this.budget,
-          db,
+          commitsOf(db),
           () => q.stats(),
           (stats) => ({ t: "stats", stats }),
           250,
+        );
+      }
+      case "outbox": {
+        const name = checkName(spec.name, "subscribe(outbox)");
+        outboxGrant(this.grants, name, "status");
+        return new SnapshotPusher(
+          port,
+          onClosed,
+          this.budget,
+          (onChange) => watchOutbox(db, name, onChange),
+          () => outboxStatus(db, name),
+          (status) => ({ t: "outbox", status }),
+          OUTBOX_STATUS_MIN_MS,
         );
       }
       default:

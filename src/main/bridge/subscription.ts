@@ -343,9 +343,18 @@ export class IteratorPusher extends Pusher {
   }
 }
 
+/** Calls `onChange` whenever the watched value may have changed; returns an unsubscribe function. */
+export type ChangeSource = (onChange: () => void) => () => void;
+
+/** Every commit to the database file (ours or another process's). */
+export function commitsOf(db: AnyDb): ChangeSource {
+  return (onChange) => db.watcher.subscribe(onChange);
+}
+
 /**
- * Job status and queue stats: the latest value only. A change while the page
- * has no credit replaces the pending value instead of queueing.
+ * Job status, queue stats, outbox status: the latest value only. A change
+ * while the page has no credit replaces the pending value instead of
+ * queueing.
  */
 export class SnapshotPusher<T> extends Pusher {
   private readonly read: () => T;
@@ -361,7 +370,7 @@ export class SnapshotPusher<T> extends Pusher {
     port: SubPort,
     onClosed: () => void,
     budget: WindowBudget,
-    db: AnyDb,
+    changes: ChangeSource,
     read: () => T,
     wrap: (value: T) => SubscriptionMessage,
     minIntervalMs: number,
@@ -371,7 +380,7 @@ export class SnapshotPusher<T> extends Pusher {
     this.wrap = wrap;
     this.minIntervalMs = minIntervalMs;
     // Subscribe before the first read, so no change is missed in between.
-    this.unsubscribe = db.watcher.subscribe(() => this.refresh());
+    this.unsubscribe = changes(() => this.refresh());
     this.refresh();
   }
 

@@ -5,6 +5,11 @@
  * process has no "online" event: `net.isOnline()` is checked every
  * `pollMs` (an in-memory flag, no I/O) and at once when the machine wakes
  * from sleep or the screen is unlocked; listeners hear only changes.
+ *
+ * Renderer windows know sooner: Chromium fires `online`/`offline` there.
+ * Served with `db.serve(win, { connectivity: true, ... }, { connectivity })`,
+ * a page's `navigator.onLine` reaches `hint()`, which re-reads
+ * `net.isOnline()` at once. A page only hints: `net` decides.
  */
 import * as args from "../args.ts";
 import type { Connectivity } from "./outbox.ts";
@@ -27,7 +32,22 @@ export interface ElectronConnectivityOptions {
   pollMs?: number;
 }
 
-export function electronConnectivity(options: ElectronConnectivityOptions): Connectivity {
+/** Least time between two "online again" nudges caused by hints. */
+const NUDGE_MIN_MS = 1000;
+
+/** `electronConnectivity()`'s result: a Connectivity that also takes hints from pages. */
+export interface ElectronConnectivity extends Connectivity {
+  /**
+   * A renderer said it is online (or offline): `net.isOnline()` is read at
+   * once and listeners hear a change. A hint `true` that `net` confirms
+   * while nothing changed still tells listeners `true` (at most once a
+   * second), so an outbox that went offline after a network error tries
+   * again now. What `net` does not confirm is ignored.
+   */
+  hint(online: boolean): void;
+}
+
+export function electronConnectivity(options: ElectronConnectivityOptions): ElectronConnectivity {
   const fn = "electronConnectivity(options)";
   const o = args.options<ElectronConnectivityOptions>(fn, options);
   const net = o.net as Partial<ElectronNetLike> | undefined;
@@ -46,11 +66,15 @@ export function electronConnectivity(options: ElectronConnectivityOptions): Conn
   const listeners = new Set<(online: boolean) => void>();
   let last = isOnline();
   let timer: NodeJS.Timeout | null = null;
+  let nudgedAt = 0;
+  const tell = (online: boolean) => {
+    for (const l of [...listeners]) l(online);
+  };
   const check = () => {
     const now = isOnline();
     if (now === last) return;
     last = now;
-    for (const l of [...listeners]) l(now);
+    tell(now);
   };
   const start = () => {
     last = isOnline();
@@ -68,6 +92,18 @@ export function electronConnectivity(options: ElectronConnectivityOptions): Conn
   return {
     get online() {
       return isOnline();
+    },
+    hint(online) {
+      if (typeof online !== "boolean") {
+        throw args.refuse(`${fn}.hint`, "online", "true or false", online);
+      }
+      if (listeners.size === 0) return;
+      const before = last;
+      check();
+      if (online && last && before && Date.now() - nudgedAt >= NUDGE_MIN_MS) {
+        nudgedAt = Date.now();
+        tell(true);
+      }
     },
     subscribe(listener) {
       args.func(`${fn}.subscribe`, "listener", listener);
