@@ -30,7 +30,7 @@ function tempDb(): { db: HonkerDatabase; path: string } {
   return { db, path };
 }
 
-test("another process pauses the queue: this worker claims nothing it enqueues; its resume wakes the worker at once", async () => {
+test("another process pauses the queue: this worker claims nothing it enqueues; its resume wakes the worker at once", async (t) => {
   const { db, path } = tempDb();
   const q = db.queue("jobs");
   const handled: { id: number; at: number }[] = [];
@@ -68,12 +68,13 @@ test("another process pauses the queue: this worker claims nothing it enqueues; 
   });
   const last = Math.max(...handled.map((h) => h.at));
   const lag = last - (resumed.at as number);
+  t.diagnostic(`the other process's resume -> the 5th job handled here: ${lag} ms`);
   assert.ok(lag < 1000, `the last job ran ${lag} ms after the other process resumed`);
   other.send("stop");
   await other.waitExit(10_000);
 });
 
-test("this process pauses the queue: a worker in a child process claims nothing until it resumes", async () => {
+test("this process pauses the queue: a worker in a child process claims nothing until it resumes", async (t) => {
   const { db, path } = tempDb();
   const q = db.queue("jobs");
   const child = startChild("worker", "proc-worker.ts", [path, "jobs", "child", "30", "finish"]);
@@ -94,6 +95,9 @@ test("this process pauses the queue: a worker in a child process claims nothing 
   const a = await child.event("started", 5000);
   const b = await child.event("started", 5000);
   assert.deepEqual([a.id, b.id], held);
+  t.diagnostic(
+    `resume here -> the 2nd job started in the child: ${(b.at as number) - resumedAt} ms`,
+  );
   assert.ok(
     (b.at as number) - resumedAt < 1000,
     `ran ${(b.at as number) - resumedAt} ms after resume`,
