@@ -322,10 +322,7 @@ static void bind_all(sqlite3_stmt *st, const hk_bind *binds, int nbinds) {
   }
 }
 
-/* True when preparing failed because one of our own _honker_x_ tables is
- * missing: a file that honker made, or one our older format never
- * bootstrapped again. */
-static int missing_x_table(sqlite3 *db, int rc) {
+int hk_missing_x_table(sqlite3 *db, int rc) {
   if (rc != SQLITE_ERROR) return 0;
   const char *msg = sqlite3_errmsg(db);
   return strncmp(msg, "no such table: _honker_x_", 25) == 0 ||
@@ -350,7 +347,7 @@ int hk_run_steps(sqlite3_context *ctx, const char *fn, const hk_step *steps, int
     } else {
       rc = hk_stmt_get(ctx, steps[i].slot, steps[i].sql, &s);
     }
-    if (rc != SQLITE_OK && ours && missing_x_table(db, rc)) {
+    if (rc != SQLITE_OK && ours && hk_missing_x_table(db, rc)) {
       honker_only = 1;
       rc = SQLITE_OK;
       continue;

@@ -91,6 +91,7 @@ typedef enum hk_slot {
   HK_S_OUTBOX_PROBE,
   HK_S_OUTBOX_NEXT,
   HK_S_OUTBOX_STATS,
+  HK_S_PAUSED,
   HK_S_SAVEPOINT,
   HK_S_SAVEPOINT_RELEASE,
   HK_S_SAVEPOINT_ROLLBACK,
@@ -170,6 +171,10 @@ typedef struct hk_outcome {
 int hk_run(sqlite3_context *ctx, const char *fn, hk_slot slot, const char *sql,
            hk_outcome *out, const char *types, ...);
 int hk_savepoint_begin(sqlite3_context *ctx);
+/* True when preparing failed (rc) because one of our own _honker_x_ tables
+ * is missing: a file that honker made, or one our older format never
+ * bootstrapped again. */
+int hk_missing_x_table(sqlite3 *db, int rc);
 void hk_savepoint_end(sqlite3_context *ctx, int began, int ok);
 
 /* args.c: argument checking. Each returns 0 on success; on failure it has
@@ -236,6 +241,13 @@ void hk_cron_free(hk_cron *c);
  * exists within the search horizon. */
 int64_t hk_cron_next(const hk_cron *c, int64_t after);
 
+/* pause.c: *paused = 1 when the queue or outbox (kind "queue" or
+ * "outbox") is paused in this file; 0 when it is not, or when the file has
+ * no _honker_x_paused table (made by honker, not bootstrapped since).
+ * Returns non-zero with the error set. */
+int hk_paused(sqlite3_context *ctx, const char *fn, const char *kind, const char *name, int len,
+              int *paused);
+
 /* schema.c: honker creates the notifications table when it loads; we create
  * it on first notify() so a file nobody bootstrapped still takes notify. */
 int hk_create_notify_table(sqlite3 *db);
@@ -254,6 +266,7 @@ int hk_register_retention(sqlite3 *db, hk_conn *c);
 int hk_register_dead(sqlite3 *db, hk_conn *c);
 int hk_register_busy(sqlite3 *db, hk_conn *c);
 int hk_register_outbox(sqlite3 *db, hk_conn *c);
+int hk_register_pause(sqlite3 *db, hk_conn *c);
 
 /* Functions are not DIRECTONLY on purpose: an app may enqueue or notify
  * from its own triggers (the outbox pattern). They are never DETERMINISTIC

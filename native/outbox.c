@@ -9,6 +9,8 @@
  *   honker_x_outbox_flush(outbox)                                -> count
  *   honker_x_outbox_ready_at(outbox)                             -> unix s or 0
  *   honker_x_outbox_stats(outbox)                                -> JSON object
+ *   honker_x_outbox_pause/_resume/_paused(outbox)   (pause.c: a paused
+ *   outbox's claim returns [] and its ready_at 0; adds still go in)
  *   honker_x_outbox_dead_redrive(outbox, ids_json, limit)        -> count
  *   honker_x_outbox_dead_purge(outbox, ids_json, limit)          -> count
  *
@@ -130,10 +132,14 @@ static const char STATS_SQL[] =
     "AND claim_expires_at >= ?2), "
     "(SELECT last_delivered_at FROM _honker_x_outbox_stats WHERE outbox = ?1), "
     "(SELECT min(run_at) FROM _honker_x_outbox WHERE outbox = ?1 AND state = 'pending'), "
+    "?3, "
     "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = ?1 AND (state = 'pending' OR "
     "claim_expires_at < ?2))";
-static const char *const STATS_KEYS[] = {"dead",              "delivered",       "inflight",
-                                         "last_delivered_at", "next_attempt_at", "pending"};
+/* ?3 is the stored pause (pause.c), read apart: a file without its table
+ * still has stats. */
+static const char *const STATS_KEYS[] = {"dead",   "delivered", "inflight", "last_delivered_at",
+                                         "next_attempt_at", "paused", "pending"};
+#define STATS_PAUSED_COL 5
 
 #define PICK_IDS                                                                        \
   "SELECT id FROM _honker_x_outbox_dead WHERE outbox = ?1 AND id IN (SELECT value FROM " \
@@ -221,7 +227,9 @@ static void claim_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (hk_arg_int(ctx, argv, 3, fn, "timeout_s", &timeout)) return;
   if (hk_check_range(ctx, fn, "n", n, 0, HK_MAX_BATCH)) return;
   if (hk_check_range(ctx, fn, "timeout_s", timeout, 0, HK_MAX_SECONDS)) return;
-  if (n == 0) {
+  int paused = 0;
+  if (n > 0 && hk_paused(ctx, fn, "outbox", outbox, olen, &paused)) return;
+  if (n == 0 || paused) {
     sqlite3_result_text(ctx, "[]", 2, SQLITE_STATIC);
     return;
   }
@@ -374,6 +382,12 @@ static void ready_at_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *outbox;
   int olen;
   if (hk_arg_text(ctx, argv, 0, fn, "outbox", &outbox, &olen)) return;
+  int paused = 0;
+  if (hk_paused(ctx, fn, "outbox", outbox, olen, &paused)) return;
+  if (paused) {
+    sqlite3_result_int64(ctx, 0);
+    return;
+  }
   int64_t now = hk_now();
   hk_outcome o;
   /* ?5 is now in both statements; ?2..?4 are unused (bound NULL). */
@@ -392,6 +406,8 @@ static void stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *outbox;
   int olen;
   if (hk_arg_text(ctx, argv, 0, fn, "outbox", &outbox, &olen)) return;
+  int paused = 0;
+  if (hk_paused(ctx, fn, "outbox", outbox, olen, &paused)) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   hk_stmt s;
   int rc = hk_stmt_get(ctx, HK_S_OUTBOX_STATS, STATS_SQL, &s);
@@ -401,9 +417,10 @@ static void stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   sqlite3_bind_text(s.stmt, 1, outbox, olen, SQLITE_STATIC);
   sqlite3_bind_int64(s.stmt, 2, hk_now());
+  sqlite3_bind_int(s.stmt, 3, paused);
   hk_buf b;
   hk_buf_init(&b);
-  rc = hk_json_rows(&b, s.stmt, STATS_KEYS, 6, 0, 0, NULL);
+  rc = hk_json_rows(&b, s.stmt, STATS_KEYS, 7, 1u << STATS_PAUSED_COL, 0, NULL);
   if (rc != SQLITE_OK) hk_sql_error(ctx, fn, db, rc);
   hk_stmt_done(&s);
   if (rc != SQLITE_OK) {

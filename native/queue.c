@@ -1,7 +1,9 @@
 /*
  * Job queues: enqueue, claim, ack, retry, fail, heartbeat, cancel, get_job,
  * sweep_expired, queue_next_claim_at. Semantics and JSON shapes are
- * honker's (keys in alphabetical order, payloads as JSON strings).
+ * honker's (keys in alphabetical order, payloads as JSON strings), with
+ * one addition: a queue paused in _honker_x_paused (pause.c) claims
+ * nothing.
  *
  * Our additions on top (honker_x_*): enqueue with a dedup key, progress,
  * retry telling requeued from dead, and the merged job view. Every way out
@@ -376,7 +378,9 @@ static void claim_batch_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   if (hk_check_range(ctx, fn, "n", n, 0, HK_MAX_BATCH)) return;
   if (hk_check_range(ctx, fn, "timeout_s", timeout, 0, HK_MAX_SECONDS)) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  if (n == 0) {
+  int paused = 0;
+  if (n > 0 && hk_paused(ctx, fn, "queue", queue, qlen, &paused)) return;
+  if (n == 0 || paused) {
     sqlite3_result_text(ctx, "[]", 2, SQLITE_STATIC);
     return;
   }
@@ -665,14 +669,21 @@ static void next_claim_at_fn(sqlite3_context *ctx, int argc, sqlite3_value **arg
 
 /* honker_x_queue_ready_at(queue): when a claim will next find work: `now`
  * if it would right away, else honker_queue_next_claim_at's answer (a
- * future time, or 0). Read-only: a worker asks this before taking the
- * write lock for a claim that would come back empty. */
+ * future time, or 0); 0 while the queue is paused (pause.c). Read-only: a
+ * worker asks this before taking the write lock for a claim that would
+ * come back empty. */
 static void ready_at_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   static const char *fn = "honker_x_queue_ready_at";
   const char *queue;
   int qlen;
   if (hk_arg_text(ctx, argv, 0, fn, "queue", &queue, &qlen)) return;
+  int paused = 0;
+  if (hk_paused(ctx, fn, "queue", queue, qlen, &paused)) return;
+  if (paused) {
+    sqlite3_result_int64(ctx, 0); /* nothing until a resume (a commit: workers wake) */
+    return;
+  }
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   int64_t now = hk_now();
   hk_stmt s;

@@ -107,9 +107,11 @@ static const char HONKER_DDL[] =
  * Format versions (_honker_x_meta.format_version):
  *   1  meta, dedup, progress, the indexes
  *   2  _honker_x_history (finished jobs) and _honker_x_dedup_job; later the
- *      outbox tables (_honker_x_outbox*), added without a bump: a format-2
+ *      outbox tables (_honker_x_outbox*) and _honker_x_paused (paused
+ *      queues and outboxes, pause.c), added without a bump: a format-2
  *      file that lacks them gets them from the next bootstrap (see
- *      bootstrap_fn), and an older extension ignores them
+ *      bootstrap_fn), and an older extension ignores them (so it does not
+ *      honour a pause either)
  * Every statement is CREATE ... IF NOT EXISTS, so migrating from any older
  * version is running all of it again.
  */
@@ -206,7 +208,13 @@ static const char EXTRA_DDL[] =
     "  outbox TEXT PRIMARY KEY,\n"
     "  delivered INTEGER NOT NULL DEFAULT 0,\n"
     "  last_delivered_at INTEGER\n"
-    ");\n";
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS _honker_x_paused (\n"
+    "  kind TEXT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  paused_at INTEGER NOT NULL DEFAULT (unixepoch()),\n"
+    "  PRIMARY KEY (kind, name)\n"
+    ") WITHOUT ROWID;\n";
 
 /* Columns honker added after its first release (files made by old honker). */
 static const char *const MIGRATIONS[][2] = {
@@ -301,12 +309,13 @@ static void bootstrap_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (rc == SQLITE_OK && version == HK_FORMAT_VERSION) {
-    /* The outbox tables came within format 2: a file made before them
-     * gets them now (unless it is read-only: the outbox functions then
-     * report the missing table). */
-    int found = 0;
+    /* The outbox and pause tables came within format 2: a file made
+     * before them gets them now (unless it is read-only: the outbox
+     * functions then report the missing table, and nothing is paused). */
+    int found = 0, found_paused = 0;
     rc = has_column(db, "_honker_x_outbox_stats", "outbox", &found);
-    if (rc == SQLITE_OK && (found || sqlite3_db_readonly(db, "main") == 1)) {
+    if (rc == SQLITE_OK) rc = has_column(db, "_honker_x_paused", "kind", &found_paused);
+    if (rc == SQLITE_OK && ((found && found_paused) || sqlite3_db_readonly(db, "main") == 1)) {
       sqlite3_result_int(ctx, 1);
       return;
     }

@@ -12,6 +12,8 @@ export type ActionRequest =
   | { action: "purgeDead"; queue: string }
   | { action: "cancel"; queue: string; id: number }
   | { action: "enqueue"; queue: string; payload: unknown }
+  | { action: "pauseQueue"; queue: string }
+  | { action: "resumeQueue"; queue: string }
   | { action: "pauseSchedule"; name: string }
   | { action: "resumeSchedule"; name: string }
   | { action: "runSchedule"; name: string };
@@ -56,6 +58,9 @@ export function parseAction(body: unknown): ActionRequest {
     case "enqueue":
       if (!("payload" in b)) throw bad("enqueue needs a payload");
       return { action: "enqueue", queue: str(b.queue, "queue"), payload: b.payload };
+    case "pauseQueue":
+    case "resumeQueue":
+      return { action: b.action, queue: str(b.queue, "queue") };
     case "pauseSchedule":
     case "resumeSchedule":
     case "runSchedule":
@@ -88,6 +93,19 @@ export function runAction(
     case "enqueue": {
       const jobId = db.queue(a.queue).enqueue(a.payload);
       return { message: `job ${jobId} enqueued on ${a.queue}`, id: jobId };
+    }
+    case "pauseQueue": {
+      // Stored in the file: every worker of every process stops claiming.
+      const ok = db.queue(a.queue).pause();
+      return {
+        message: ok
+          ? `queue ${a.queue} paused: no worker claims its jobs until it is resumed`
+          : `queue ${a.queue} was already paused`,
+      };
+    }
+    case "resumeQueue": {
+      const ok = db.queue(a.queue).resume();
+      return { message: ok ? `queue ${a.queue} resumed` : `queue ${a.queue} was not paused` };
     }
     case "pauseSchedule": {
       const ok = db.scheduler.pause(a.name);

@@ -31,6 +31,10 @@ export interface QueueOverview {
   processing: number;
   dead: number;
   oldestPendingAgeS: number;
+  /** Paused in the file (queue.pause(), or the inspector): no worker claims. */
+  paused: boolean;
+  /** Unix seconds when it was paused, null when it is not. */
+  pausedAt: number | null;
   /** Completed (and dead) jobs per minute, oldest minute first. */
   throughput: { minute: number; completed: number; dead: number }[];
 }
@@ -106,6 +110,10 @@ const SQL = {
   deadQueues: distinctSql("_honker_dead", "queue"),
   historyQueues: distinctSql("_honker_x_history", "queue"),
   scheduleQueues: "SELECT DISTINCT queue FROM _honker_scheduler_tasks",
+  // Through the extension: a file without the pause table has none paused.
+  pausedQueues:
+    "SELECT json_extract(value, '$.name') AS name, json_extract(value, '$.paused_at') AS at " +
+    "FROM json_each(honker_x_paused_list()) WHERE json_extract(value, '$.kind') = 'queue'",
   topics: distinctSql("_honker_stream", "topic"),
   consumerTopics: "SELECT DISTINCT topic FROM _honker_stream_consumers",
   channels: distinctSql("_honker_notifications", "channel"),
@@ -245,17 +253,24 @@ export class InspectorQueries {
     return this.stmt("SELECT unixepoch()").pluck().get() as number;
   }
 
-  queueNames(): string[] {
+  queueNames(paused = this.pausedQueues()): string[] {
     const names = new Set<string>([
       ...this.values(SQL.liveQueues),
       ...this.values(SQL.deadQueues),
       ...this.values(SQL.historyQueues),
       ...this.values(SQL.scheduleQueues),
+      ...paused.keys(),
     ]);
     return [...names].sort();
   }
 
-  queue(name: string, now = this.now()): QueueOverview {
+  /** Paused queues: name -> unix seconds when paused. */
+  pausedQueues(): Map<string, number> {
+    const rows = this.stmt(SQL.pausedQueues).all() as { name: string; at: number }[];
+    return new Map(rows.map((r) => [r.name, r.at]));
+  }
+
+  queue(name: string, now = this.now(), paused = this.pausedQueues()): QueueOverview {
     const c = this.stmt(SQL.queueCounts).get({ q: name, now }) as {
       pending: number;
       delayed: number;
@@ -282,6 +297,8 @@ export class InspectorQueries {
       processing: c.processing,
       dead: c.dead,
       oldestPendingAgeS: c.oldest === null ? 0 : Math.max(0, now - c.oldest),
+      paused: paused.has(name),
+      pausedAt: paused.get(name) ?? null,
       throughput,
     };
   }
@@ -333,9 +350,10 @@ export class InspectorQueries {
 
   overview(): Overview {
     const now = this.now();
+    const paused = this.pausedQueues();
     return {
       now,
-      queues: this.queueNames().map((q) => this.queue(q, now)),
+      queues: this.queueNames(paused).map((q) => this.queue(q, now, paused)),
       streams: this.streamNames().map((s) => this.stream(s)),
       channels: this.values(SQL.channels).map((name) => {
         const r = this.stmt(SQL.channelLast).get(name) as { id: number; created_at: number };

@@ -68,6 +68,8 @@ export interface QueueStats {
   oldestPendingAgeS: number;
   /** Unix seconds of the next delayed job or claim expiry, null if none. */
   nextRunAt: number | null;
+  /** The queue is paused in the file (see `Queue.pause()`): no worker anywhere claims from it. */
+  paused: boolean;
 }
 
 export interface DeadJob<P> {
@@ -237,6 +239,7 @@ export class Queue<P = unknown, R = unknown> {
   /**
    * Claims up to `batchSize` due jobs for `workerId` for
    * `visibilityTimeout` seconds. Exhausted jobs are dead-lettered first.
+   * A paused queue (see pause()) claims nothing.
    */
   claim(
     workerId: string,
@@ -443,7 +446,8 @@ export class Queue<P = unknown, R = unknown> {
           "(SELECT min(due) FROM (" +
           "SELECT min(run_at) AS due FROM _honker_live WHERE queue = @queue AND state = 'pending' AND run_at <= unixepoch() " +
           "UNION ALL SELECT min(claim_expires_at) FROM _honker_live WHERE queue = @queue AND state = 'processing' AND claim_expires_at < unixepoch())) AS oldest, " +
-          "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now",
+          "honker_queue_next_claim_at(@queue) AS next, unixepoch() AS now, " +
+          "honker_x_queue_paused(@queue) AS paused",
       ).get({ queue: this.name }) as {
         pending: number;
         processing: number;
@@ -451,6 +455,7 @@ export class Queue<P = unknown, R = unknown> {
         oldest: number | null;
         next: number;
         now: number;
+        paused: number;
       };
       return {
         pending: row.pending,
@@ -458,8 +463,44 @@ export class Queue<P = unknown, R = unknown> {
         dead: row.dead,
         oldestPendingAgeS: row.oldest === null ? 0 : Math.max(0, row.now - row.oldest),
         nextRunAt: row.next === 0 ? null : row.next,
+        paused: row.paused === 1,
       };
     });
+  }
+
+  /**
+   * Pauses the queue in the file: from the commit on, no worker in any
+   * process (nor any SQLite client that loads the extension) claims its
+   * jobs; running jobs finish, and enqueueing goes on. Inside
+   * `db.transaction()` it takes effect when that commits. Returns false
+   * when the queue was paused already.
+   */
+  pause(): boolean {
+    const doing = `queue('${this.name}').pause`;
+    return this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_queue_pause(?)").get(this.name) === 1,
+    );
+  }
+
+  /**
+   * Resumes a paused queue: the commit wakes every worker of it, in every
+   * process, and they claim at once. Returns false when it was not paused.
+   */
+  resume(): boolean {
+    const doing = `queue('${this.name}').resume`;
+    return this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_queue_resume(?)").get(this.name) === 1,
+    );
+  }
+
+  /** True while the queue is paused in the file (by any process). */
+  isPaused(): boolean {
+    return this.db.read(
+      `queue('${this.name}').isPaused`,
+      () => plucked(this.db.raw, "SELECT honker_x_queue_paused(?)").get(this.name) === 1,
+    );
   }
 
   /** Unix seconds when a job next becomes claimable (0: none scheduled, or one is due now). */
@@ -472,8 +513,9 @@ export class Queue<P = unknown, R = unknown> {
 
   /**
    * Unix seconds when a claim will next find work: now (or earlier) if it
-   * would right away, a future time, or 0 when nothing is scheduled. A
-   * read: workers ask it before taking the write lock for a claim.
+   * would right away, a future time, or 0 when nothing is scheduled (or the
+   * queue is paused). A read: workers ask it before taking the write lock
+   * for a claim.
    */
   readyAt(): number {
     return this.db.read(

@@ -233,7 +233,17 @@ export class Worker<P, R> {
   private readonly timeoutMs: number | undefined;
   private readonly inflight = new Map<number, InFlight>();
   private running = false;
+  /** start() ran once: a later start() is a restart. */
+  private started = false;
+  /** pause(): this worker claims nothing until resume(). */
+  private pausedHere = false;
+  /** The last stop(), running or done. */
   private stopping: Promise<void> | null = null;
+  /** A stop() is still waiting for handlers. */
+  private stopInProgress = false;
+  /** start() came while a stop() was still waiting for handlers: start once it is done. */
+  private restartAfterStop = false;
+  private unabort: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
   private untrack: (() => void) | null = null;
   private undead: (() => void) | null = null;
@@ -307,10 +317,49 @@ export class Worker<P, R> {
     return [...this.inflight.keys()];
   }
 
+  /** True between pause() and resume(): this worker claims nothing (its running jobs go on). */
+  get paused(): boolean {
+    return this.pausedHere;
+  }
+
+  /**
+   * Starts claiming (`queue.work()` calls it). After `stop()` it starts the
+   * worker again, with the same id and options: at once when the stop has
+   * finished, else as soon as the stop's running handlers have (a `stop()`
+   * before then cancels that). Throws HONKER_CLOSED once the database is
+   * closing, HONKER_WATCHER_DEAD when the worker stopped because its file
+   * went away, and HONKER_CANCELLED when `options.signal` was aborted.
+   */
   start(): void {
-    if (this.running || this.stopping) return;
     const db = this.queue.database;
-    db.assertOpen("work()");
+    const doing = this.started ? "worker.start()" : "work()";
+    db.assertOpen(doing);
+    if (this.running) return;
+    if (this.fatal !== null) {
+      throw new HonkerError(
+        "HONKER_WATCHER_DEAD",
+        `${doing}: this worker stopped because its database file went away; open the file again`,
+        { cause: this.fatal },
+      );
+    }
+    if (this.started && this.options.signal?.aborted) {
+      throw new HonkerError(
+        "HONKER_CANCELLED",
+        `${doing}: options.signal was aborted, which stops this worker for good; call ` +
+          `queue('${this.queue.name}').work() with a new signal instead`,
+      );
+    }
+    this.started = true;
+    if (this.stopInProgress) {
+      this.restartAfterStop = true;
+      return;
+    }
+    this.begin();
+  }
+
+  /** Subscribes, registers with close() and the signal, and claims. */
+  private begin(): void {
+    const db = this.queue.database;
     this.running = true;
     // Subscribe before the first claim so a commit in between is not missed.
     this.unsubscribe = db.watcher.subscribe((reason) => this.onWake(reason));
@@ -319,11 +368,39 @@ export class Worker<P, R> {
       void this.stop({ graceMs: 0 });
     });
     this.untrack = db.track({ close: (o) => this.stop(o) });
-    this.options.signal?.addEventListener("abort", () => void this.stop(), { once: true });
-    if (this.options.signal?.aborted) {
-      void this.stop();
-      return;
+    const signal = this.options.signal;
+    if (signal) {
+      const onAbort = () => void this.stop();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.unabort = () => signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        void this.stop();
+        return;
+      }
     }
+    this.onWake();
+  }
+
+  /**
+   * Claims no more jobs until resume(); running handlers go on and their
+   * jobs complete as usual. This worker only, in this process:
+   * `queue.pause()` pauses the queue for every worker in every process.
+   */
+  pause(): void {
+    this.pausedHere = true;
+    try {
+      this.queue.database.watcher.setDeadline(this, null);
+    } catch {
+      // the watcher is gone: nothing to disarm
+    }
+  }
+
+  /** Claims again (at once, if jobs are due) after pause(). */
+  resume(): void {
+    if (!this.pausedHere) return;
+    this.pausedHere = false;
+    // Commits while paused were not looked at: claim without the read first.
+    this.remoteSinceFill = true;
     this.onWake();
   }
 
@@ -336,13 +413,17 @@ export class Worker<P, R> {
     const o = args.options<{ graceMs?: number }>("worker.stop", options);
     const graceMs =
       o.graceMs === undefined ? undefined : args.ms("worker.stop", "options.graceMs", o.graceMs);
-    if (this.stopping) return this.stopping;
+    this.restartAfterStop = false;
+    if (!this.running && this.stopping) return this.stopping;
     this.running = false;
+    this.stopInProgress = true;
     this.stopping = (async () => {
       this.unsubscribe?.();
       this.unsubscribe = null;
       this.undead?.();
       this.undead = null;
+      this.unabort?.();
+      this.unabort = null;
       this.queue.database.watcher.setDeadline(this, null);
       const all = Promise.all([...this.inflight.values()].map(settledOf));
       if (graceMs !== undefined) {
@@ -368,6 +449,19 @@ export class Worker<P, R> {
       this.inflightTimer = null;
       this.untrack?.();
       this.untrack = null;
+      this.stopInProgress = false;
+      if (this.restartAfterStop) {
+        this.restartAfterStop = false;
+        // Closed or gone meanwhile: close() stops workers, so stay stopped.
+        if (this.queue.database.open && this.fatal === null) {
+          try {
+            this.begin();
+          } catch (err) {
+            this.running = false;
+            this.fail(err, this.placeholder(0), "retry");
+          }
+        }
+      }
     })();
     return this.stopping;
   }
@@ -399,7 +493,7 @@ export class Worker<P, R> {
   /** Claims as many jobs as there are free slots, and arms the next deadline. */
   private fill(): void {
     this.refillOnFinish = false;
-    if (!this.running || !this.queue.database.open) return;
+    if (!this.running || this.pausedHere || !this.queue.database.open) return;
     try {
       if (this.inflight.size >= this.concurrency) {
         // No free slot: claim when a handler finishes.
@@ -605,7 +699,7 @@ export class Worker<P, R> {
    * a failed claim rolls back its savepoint alone, the acks still commit.
    */
   private claimWithAcks(): ClaimedJob<P>[] {
-    if (!this.running || !this.refillOnFinish) return [];
+    if (!this.running || this.pausedHere || !this.refillOnFinish) return [];
     const want = Math.min(this.batchSize, this.concurrency - this.inflight.size);
     if (want <= 0) return [];
     try {

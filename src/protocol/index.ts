@@ -64,6 +64,8 @@ export interface WireStats {
   dead: number;
   oldestPendingAgeS: number;
   nextRunAt: number | null;
+  /** The queue is paused in the file (queue.pause()). */
+  paused: boolean;
 }
 
 export interface WireStreamEvent {

@@ -200,6 +200,55 @@ describe("inspector in Chromium", { timeout: 120_000 }, () => {
   });
 });
 
+describe("inspector: pausing a queue from the page", { timeout: 120_000 }, () => {
+  let s: Seeded;
+  let ui: Inspector;
+
+  before(async () => {
+    s = seed();
+    ui = await inspector(s.db);
+  });
+  after(async () => {
+    await ui?.close();
+    await s?.cleanup();
+  });
+
+  it("pauses a queue for every worker (after a confirm) and resumes it (checked in SQLite)", async (t) => {
+    if (skip) return t.skip(skip);
+    const { page, problems } = await newPage();
+    const questions: string[] = [];
+    page.on("dialog", (d) => {
+      questions.push(d.message());
+      void d.accept();
+    });
+    await page.goto(ui.url);
+    const card = page.locator('article[data-queue="beta"]').first();
+    await card.waitFor();
+    assert.equal(await card.getAttribute("data-paused"), "false");
+    await card.locator('button[data-action="pause-queue"]').click();
+    await page.locator('article[data-queue="beta"][data-paused="true"]').first().waitFor();
+    assert.match(questions[0] ?? "", /^Pause beta\? No worker \(in any process\)/);
+    assert.equal(s.db.queue("beta").isPaused(), true);
+    assert.match(
+      (await page
+        .locator('article[data-queue="beta"] [data-pill="paused"]')
+        .first()
+        .textContent()) ?? "",
+      /^paused /,
+    );
+    await shot(page, "paused-queue");
+    await page
+      .locator('article[data-queue="beta"] button[data-action="resume-queue"]')
+      .first()
+      .click();
+    await page.locator('article[data-queue="beta"][data-paused="false"]').first().waitFor();
+    assert.equal(s.db.queue("beta").isPaused(), false);
+    assert.equal(questions.length, 1, "resuming asks nothing");
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+});
+
 describe("inspector guards", { timeout: 120_000 }, () => {
   let s: Seeded;
   let ro: Inspector;
@@ -219,7 +268,7 @@ describe("inspector guards", { timeout: 120_000 }, () => {
   const counts = () =>
     s.db.raw
       .prepare(
-        "SELECT (SELECT count(*) FROM _honker_live) || '/' || (SELECT count(*) FROM _honker_dead) || '/' || (SELECT count(*) FROM _honker_scheduler_tasks WHERE enabled)",
+        "SELECT (SELECT count(*) FROM _honker_live) || '/' || (SELECT count(*) FROM _honker_dead) || '/' || (SELECT count(*) FROM _honker_scheduler_tasks WHERE enabled) || '/' || (SELECT count(*) FROM _honker_x_paused)",
       )
       .pluck()
       .get();
@@ -234,6 +283,7 @@ describe("inspector guards", { timeout: 120_000 }, () => {
     await page.locator('button[data-action="redrive"]').first().waitFor();
     assert.equal(await page.locator('button[data-action="redrive"]').first().isDisabled(), true);
     assert.equal(await page.locator('button[data-action="redrive-all"]').isDisabled(), true);
+    assert.equal(await page.locator('button[data-action="pause-queue"]').isDisabled(), true);
     await shot(page, "read-only");
     const before = counts();
     const actions = [
@@ -245,6 +295,8 @@ describe("inspector guards", { timeout: 120_000 }, () => {
       { action: "pauseSchedule", name: "hourly" },
       { action: "resumeSchedule", name: "hourly" },
       { action: "runSchedule", name: "hourly" },
+      { action: "pauseQueue", queue: "alpha" },
+      { action: "resumeQueue", queue: "alpha" },
     ];
     const statuses = await page.evaluate(async (list) => {
       const out: number[] = [];

@@ -132,6 +132,67 @@ describe("inspector server", { timeout: 60_000 }, () => {
     assert.equal(q.stats().dead, 0);
   });
 
+  it("pauses and resumes a queue for every worker, and the overview shows it", async () => {
+    const post = async (body: unknown, status = 200) => {
+      const res = await fetch(`${origin}/api/action`, {
+        method: "POST",
+        headers: { ...auth, "Content-Type": "application/json", "X-Honker-Inspector": "1" },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, status, JSON.stringify(body));
+      return (await res.json()) as { message: string; error: string };
+    };
+    const overviewOf = async (name: string) => {
+      const res = await fetch(`${origin}/api/overview`, { headers: auth });
+      const o = (await res.json()) as {
+        queues: { name: string; paused: boolean; pausedAt: number | null }[];
+      };
+      return o.queues.find((q) => q.name === name);
+    };
+    for (const body of [
+      { action: "pauseQueue" },
+      { action: "pauseQueue", queue: "" },
+      { action: "resumeQueue", queue: 7 },
+      { action: "pauseQueue", queue: "x".repeat(257) },
+    ]) {
+      assert.match((await post(body, 400)).error, /^inspector: queue must be a non-empty string/);
+    }
+    // A queue with no job at all is listed once paused, so it can be resumed.
+    assert.equal(await overviewOf("idle"), undefined);
+    const before = Math.floor(Date.now() / 1000);
+    assert.match(
+      (await post({ action: "pauseQueue", queue: "idle" })).message,
+      /^queue idle paused: no worker claims its jobs/,
+    );
+    const idle = await overviewOf("idle");
+    assert.equal(idle?.paused, true);
+    assert.ok((idle?.pausedAt ?? 0) >= before);
+    assert.equal(
+      (await post({ action: "pauseQueue", queue: "idle" })).message,
+      "queue idle was already paused",
+    );
+    const q = s.db.queue("idle");
+    assert.equal(q.isPaused(), true);
+    const id = q.enqueue({ i: 1 });
+    assert.deepEqual(q.claim("t"), [], "paused for every claim");
+    assert.equal((await overviewOf("idle"))?.paused, true);
+    assert.equal((await overviewOf("alpha"))?.paused, false);
+    assert.equal(
+      (await post({ action: "resumeQueue", queue: "idle" })).message,
+      "queue idle resumed",
+    );
+    assert.equal(
+      (await post({ action: "resumeQueue", queue: "idle" })).message,
+      "queue idle was not paused",
+    );
+    const resumed = await overviewOf("idle");
+    assert.deepEqual([resumed?.paused, resumed?.pausedAt], [false, null]);
+    assert.deepEqual(
+      q.claim("t").map((j) => j.id),
+      [id],
+    );
+  });
+
   it("refuses a request whose Host is not the loopback address (DNS rebinding)", async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(

@@ -45,6 +45,7 @@ const calls: Record<string, (i: number) => void> = {
   getJob: (i) => scalar(db, "honker_get_job(?)", i),
   nextClaimAt: (i) => scalar(db, "honker_queue_next_claim_at(?)", `q${i % 3}`),
   readyAt: (i) => scalar(db, "honker_x_queue_ready_at(?)", `q${i % 3}`),
+  queuePaused: (i) => scalar(db, "honker_x_queue_paused(?)", `q${i % 3}`),
   resultSave: (i) => scalar(db, "honker_result_save(?, ?, ?)", i, `"r${i}"`, i % 3),
   resultGet: (i) => scalar(db, "honker_result_get(?)", i),
   publish: (i) =>

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { getLoadablePath } from "../../src/extension/index.ts";
+import { open } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import type { Connectivity, OutboxStatus } from "../../src/main/outbox/outbox.ts";
 import { httpTransport, type Transport } from "../../src/main/outbox/transport.ts";
+import { lines, runShell, shellSkipReason } from "../helpers/clients.ts";
 import { deferred, withCleanups } from "../helpers/host.ts";
+import { sleep } from "../helpers/wait.ts";
 import { checkApplied, startServer, type TestServer } from "./server.ts";
 
 const { cleanups, tempDb } = withCleanups();
@@ -153,6 +157,11 @@ describe("outbox relay", () => {
     const paused = await statusWhere(sync, (s) => s.paused);
     assert.match(paused.lastError ?? "", /HTTP 401 .*even with fresh headers\(\).*resume\(\)/);
     assert.deepEqual(attemptsOf(db), [0], "a pause consumes no attempt");
+    assert.equal(
+      db.raw.prepare("SELECT honker_x_outbox_paused('sync')").pluck().get(),
+      0,
+      "the transport's pause is this relay's, not stored in the file",
+    );
     token = "t3";
     calls = 2;
     srv.token = "t3";
@@ -349,6 +358,65 @@ describe("outbox relay", () => {
       () => db.outbox("sync", { transport: 5 as never }),
       (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT"),
     );
+  });
+
+  it("a pause stored by another process stops this relay; its resume delivers at once", {
+    skip: shellSkipReason(),
+  }, async () => {
+    const { db, path } = tempDb();
+    const sent: number[] = [];
+    const transport: Transport = async (batch) => {
+      for (const m of batch) sent.push(m.payload as number);
+      return batch.map(() => ({ status: "delivered" as const }));
+    };
+    const sync = db.outbox("sync", { transport });
+    sync.add(1);
+    await statusWhere(sync, () => sent.length === 1);
+    assert.deepEqual(sent, [1], "the positive control");
+
+    const shell = (sql: string) => {
+      const res = runShell(path, getLoadablePath(), sql);
+      assert.equal(res.stderr, "");
+      return lines(res.stdout);
+    };
+    assert.deepEqual(shell("SELECT honker_x_outbox_pause('sync');\n"), ["1"]);
+    const paused = await statusWhere(sync, (s) => s.paused);
+    assert.equal(paused.paused, true, "status() reads the stored pause");
+    sync.add(2);
+    await sleep(300);
+    assert.deepEqual(sent, [1]);
+    assert.equal(sync.status().pending, 1);
+
+    const resumedAt = Date.now();
+    assert.deepEqual(shell("SELECT honker_x_outbox_resume('sync');\n"), ["1"]);
+    await statusWhere(sync, () => sent.length === 2);
+    assert.deepEqual(sent, [1, 2]);
+    assert.ok(Date.now() - resumedAt < 2000, `sent ${Date.now() - resumedAt} ms after resume`);
+    assert.equal(sync.status().paused, false);
+  });
+
+  it("pause() and resume() are stored: another handle's relay sees them; they say if they changed anything", async () => {
+    const { db, path } = tempDb();
+    const other = open(path);
+    cleanups.push(() => other.close());
+    const sent: number[] = [];
+    const relay = other.outbox("sync", {
+      transport: async (batch: readonly { payload: unknown }[]) => {
+        for (const m of batch) sent.push(m.payload as number);
+        return batch.map(() => ({ status: "delivered" as const }));
+      },
+    });
+    const sync = db.outbox("sync"); // adds and controls, does not send
+    assert.equal(sync.pause(), true);
+    assert.equal(sync.pause(), false);
+    assert.equal(relay.status().paused, true);
+    sync.add(1);
+    await sleep(300);
+    assert.deepEqual(sent, []);
+    assert.equal(sync.resume(), true);
+    assert.equal(sync.resume(), false);
+    await statusWhere(relay, () => sent.length === 1);
+    assert.deepEqual(sent, [1]);
   });
 
   it("gives up on a transport that never settles before its claim lapses", async () => {

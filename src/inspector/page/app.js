@@ -282,13 +282,40 @@ function queueCard(q) {
   const total = q.throughput.reduce((a, p) => a + p.completed, 0);
   const died = q.throughput.reduce((a, p) => a + p.dead, 0);
   const last = q.throughput.at(-1)?.completed ?? 0;
+  // Stored in the file: every worker of every process stops claiming.
+  const pauseButton = q.paused
+    ? button("Resume", () => act({ action: "resumeQueue", queue: q.name }), {
+        id: "resume-queue",
+        kind: "primary",
+        title: "Workers in every process claim this queue's jobs again",
+      })
+    : button(
+        "Pause",
+        confirmThen(
+          `Pause ${q.name}? No worker (in any process) claims its jobs until it is resumed; running jobs finish.`,
+          () => act({ action: "pauseQueue", queue: q.name }),
+        ),
+        { id: "pause-queue", title: "Stop every worker from claiming this queue's jobs" },
+      );
   return h(
     "article",
-    { class: "card queue-card", "data-queue": q.name },
+    {
+      class: q.paused ? "card queue-card paused" : "card queue-card",
+      "data-queue": q.name,
+      "data-paused": q.paused ? "true" : "false",
+    },
     h(
       "div",
       { class: "card-head" },
       link(queueHref(q.name), h("h3", {}, q.name)),
+      q.paused
+        ? h(
+            "span",
+            { class: "pill warn", "data-pill": "paused" },
+            q.pausedAt ? `paused ${ago(q.pausedAt)}` : "paused",
+          )
+        : null,
+      pauseButton,
       q.oldestPendingAgeS > 0
         ? h(
             "span",
@@ -895,7 +922,7 @@ async function main() {
     const banner = $("#banner");
     banner.hidden = false;
     banner.textContent =
-      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, schedules) are disabled.";
+      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, pausing queues, schedules) are disabled.";
   }
   window.addEventListener("hashchange", () => {
     state.renderSeq++;

@@ -58,6 +58,12 @@ export interface OutboxStatus {
   /** Messages delivered since the file was created. */
   delivered: number;
   online: boolean;
+  /**
+   * Paused in the file (by pause() here, another process or the
+   * inspector: no relay anywhere sends), or this relay paused itself
+   * because the transport asked to (`TransportError` with `pause: true`,
+   * e.g. credentials refused). resume() clears both.
+   */
   paused: boolean;
   /** The last failure this handle saw (cleared by the next delivery). */
   lastError: string | null;
@@ -92,6 +98,7 @@ interface StatsRow {
   inflight: number;
   last_delivered_at: number | null;
   next_attempt_at: number | null;
+  paused: boolean;
   pending: number;
 }
 
@@ -120,7 +127,8 @@ export class Outbox<P = unknown> {
   private readonly onError: ((err: unknown) => void) | undefined;
   private readonly connectivity: Connectivity | undefined;
   private online: boolean;
-  private paused = false;
+  /** The transport asked this relay to pause (in memory; the stored pause is the file's). */
+  private autoPaused = false;
   private stopped = false;
   private lastError: string | null = null;
   private active = 0;
@@ -289,7 +297,7 @@ export class Outbox<P = unknown> {
       dead: row.dead,
       delivered: row.delivered,
       online: this.online,
-      paused: this.paused,
+      paused: row.paused || this.autoPaused,
       lastError: this.lastError,
       lastDeliveredAt: row.last_delivered_at,
       nextAttemptAt: row.next_attempt_at,
@@ -365,17 +373,37 @@ export class Outbox<P = unknown> {
 
   // ---- control --------------------------------------------------------------
 
-  /** Stops sending (batches in flight finish). */
-  pause(): void {
-    this.paused = true;
+  /**
+   * Pauses the outbox in the file: from the commit on, no relay in any
+   * process claims its messages (batches in flight finish); `add()` goes
+   * on. Returns false when it was paused already.
+   */
+  pause(): boolean {
+    const doing = `outbox('${this.name}').pause`;
+    const changed = this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_outbox_pause(?)").get(this.name) === 1,
+    );
     this.statusChanged();
+    return changed;
   }
 
-  /** Sends again. */
-  resume(): void {
-    this.paused = false;
+  /**
+   * Sends again: clears the pause in the file (every relay wakes on the
+   * commit) and this relay's own pause after a transport asked for one.
+   * Returns false when neither was set.
+   */
+  resume(): boolean {
+    const doing = `outbox('${this.name}').resume`;
+    const stored = this.db.write(
+      doing,
+      () => plucked(this.db.raw, "SELECT honker_x_outbox_resume(?)").get(this.name) === 1,
+    );
+    const changed = stored || this.autoPaused;
+    this.autoPaused = false;
     this.statusChanged();
     this.wake();
+    return changed;
   }
 
   /** Tries every waiting message now, ignoring its backoff; returns how many were waiting on one. */
@@ -538,10 +566,17 @@ export class Outbox<P = unknown> {
     this.sends.add(p);
   }
 
-  /** May this relay claim more right now? */
+  /**
+   * May this relay claim more right now? (A pause stored in the file is
+   * the extension's business: its claim returns nothing.)
+   */
   private get sending(): boolean {
     return (
-      !this.stopped && !this.paused && this.online && this.transport !== undefined && this.db.open
+      !this.stopped &&
+      !this.autoPaused &&
+      this.online &&
+      this.transport !== undefined &&
+      this.db.open
     );
   }
 
@@ -593,7 +628,9 @@ export class Outbox<P = unknown> {
       }
       if (e?.pause === true) {
         this.settleAll(batch, "release", errorText(err), 0);
-        this.paused = true;
+        // This relay only, in memory: the credentials are this process's
+        // (another may hold good ones), and a restart with new ones sends.
+        this.autoPaused = true;
         this.statusChanged();
         return [];
       }

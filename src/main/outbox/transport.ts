@@ -61,7 +61,7 @@ export class TransportError extends Error {
   override readonly name = "TransportError";
   /** The network is down: no attempt is consumed, the outbox goes offline until a probe succeeds. */
   readonly offline: boolean;
-  /** Credentials keep failing: the outbox pauses (no attempt consumed) until resume(). */
+  /** Credentials keep failing: this relay pauses (in memory, no attempt consumed) until resume(). */
   readonly pause: boolean;
   /** Retry the batch after this many seconds instead of the backoff. */
   readonly retryAfterSeconds: number | undefined;
