@@ -203,8 +203,12 @@ describe("outboxes in renderer windows", () => {
       () => h.db.openedOutbox(5 as never),
       (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT") && /openedOutbox/.test(String(e)),
     );
-    // The bridge never opened one itself: the app's own options still win.
+    // The pause is stored in the file: read from there once main closes it.
     await ob.stop();
+    assert.equal((await client.outbox("sync").status()).paused, true);
+    assert.equal(h.db.openedOutbox("sync"), undefined);
+    h.db.raw.prepare("SELECT honker_x_outbox_resume('sync')").get();
+    // The bridge never opened one itself: the app's own options still win.
     const { transport, batches } = controlledTransport();
     h.db.outbox("sync", { transport });
     await waitFor(() => batches.length === 1, { what: "the app's transport got the message" });

@@ -5,8 +5,8 @@
  *
  * Which outbox answers: the one `db.outbox(name, ...)` opened in this
  * process and not stopped (`db.openedOutbox`). When none is, the status is
- * read from the file (counts are there) with `online: null`, `paused: false`
- * and `lastError: null` (nobody in main relays it), and control calls are
+ * read from the file (counts and the stored pause are there) with
+ * `online: null` and `lastError: null` (nobody in main relays it), and control calls are
  * refused with HONKER_NOT_FOUND. The bridge never opens an outbox itself:
  * the app's own `db.outbox(name, options)` would then get that handle,
  * without its transport.
@@ -26,6 +26,7 @@ interface StatsRow {
   inflight: number;
   last_delivered_at: number | null;
   next_attempt_at: number | null;
+  paused: boolean;
   pending: number;
 }
 
@@ -59,7 +60,7 @@ export function outboxStatus(db: AnyDb, name: string): WireOutboxStatus {
     dead: row.dead,
     delivered: row.delivered,
     online: null,
-    paused: false,
+    paused: row.paused === true,
     lastError: null,
     lastDeliveredAt: row.last_delivered_at,
     nextAttemptAt: row.next_attempt_at,
