@@ -47,7 +47,11 @@ export interface Inspector {
 
 /**
  * A read-only connection with the extension loaded: the inspector's reads
- * never take the write lock, whatever the page asks.
+ * never take the write lock, whatever the page asks. A file with honker's
+ * tables only (written by upstream honker, never opened by this kit) is
+ * read as it is: its queues, streams, channels, schedules, locks and rate
+ * limits show; what lives in our own `_honker_x_*` tables (finished-job
+ * history, throughput, progress, outboxes) is simply absent.
  */
 function readConnection(path: string, extensionPath: string | undefined): Database.Database {
   const conn = new Database(path, { readonly: true, fileMustExist: true });
@@ -55,16 +59,14 @@ function readConnection(path: string, extensionPath: string | undefined): Databa
     conn.pragma("busy_timeout = 2000");
     conn.loadExtension(extensionPath ?? getLoadablePath());
     const has = conn
-      .prepare(
-        "SELECT count(*) FROM sqlite_schema WHERE name IN ('_honker_live', '_honker_x_history')",
-      )
+      .prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_honker_live'")
       .pluck()
       .get() as number;
-    if (has < 2) {
+    if (has < 1) {
       throw new HonkerError(
         "HONKER_CANNOT_OPEN",
-        `inspector: ${path} has no honker-electron tables (or an old format); open it once ` +
-          "with honker-electron's open() (or inspect it without --read-only) first.",
+        `inspector: ${path} has no honker tables: it is not a honker or honker-electron ` +
+          "database (open it once with honker-electron's open() to make it one).",
       );
     }
     return conn;
@@ -141,9 +143,10 @@ export async function inspector(
 
 /**
  * Serves the inspector for a database file (what `honker-electron inspect`
- * runs). Read-only: the file is only ever opened read-only (plus the
- * watcher's own connection, which reads `data_version`); otherwise it is
- * opened with `open()` (no retention task) for the actions.
+ * runs). Read-only: the file is only ever opened read-only (the reads'
+ * connection and the watcher's, which reads `data_version`), so nothing is
+ * written to it, not even our tables into a file made by upstream honker;
+ * otherwise it is opened with `open()` (no retention task) for the actions.
  */
 export async function inspectFile(
   path: string,
@@ -154,7 +157,8 @@ export async function inspectFile(
     const conn = readConnection(abs, options.extensionPath);
     let watcher: Watcher;
     try {
-      watcher = new Watcher(abs);
+      // Read-only too: it only ever reads `PRAGMA data_version`.
+      watcher = new Watcher(abs, { readOnly: true });
     } catch (err) {
       conn.close();
       throw err;
