@@ -97,10 +97,17 @@ const SQL = {
     `WHERE outbox = @o AND state = 'pending' ORDER BY run_at DESC LIMIT ${ERROR_WINDOW}) ` +
     "WHERE last_error IS NOT NULL LIMIT 1",
   deadError:
-    "SELECT id, error FROM _honker_x_outbox_dead WHERE outbox = @o ORDER BY id DESC LIMIT 1",
+    "SELECT id, error FROM _honker_x_outbox_dead INDEXED BY _honker_x_outbox_dead_name " +
+    "WHERE outbox = @o ORDER BY id DESC LIMIT 1",
 };
 
 const COLS = "id, key, payload, attempts, max_attempts, created_at";
+// INDEXED BY: whatever the statistics say (one outbox holding every row
+// makes `outbox = ?` look unselective, and a walk of the whole table in id
+// order look cheap), a list is its outbox's range of one index.
+const DUE = "_honker_x_outbox INDEXED BY _honker_x_outbox_due";
+const INFLIGHT = "_honker_x_outbox INDEXED BY _honker_x_outbox_inflight";
+const DEAD = "_honker_x_outbox_dead INDEXED BY _honker_x_outbox_dead_name";
 
 /** The message list of one state: its capped count and its page query (index order). */
 function listSql(state: OutboxListState): { count: string; page: string } {
@@ -108,15 +115,15 @@ function listSql(state: OutboxListState): { count: string; page: string } {
   let page: string;
   switch (state) {
     case "waiting":
-      from = "_honker_x_outbox WHERE outbox = @o AND state = 'pending'";
+      from = `${DUE} WHERE outbox = @o AND state = 'pending'`;
       page = `SELECT ${COLS}, run_at AS at, NULL AS claimed_by, last_error AS error FROM ${from} ORDER BY run_at, id`;
       break;
     case "inflight":
-      from = "_honker_x_outbox WHERE outbox = @o AND state = 'inflight'";
+      from = `${INFLIGHT} WHERE outbox = @o AND state = 'inflight'`;
       page = `SELECT ${COLS}, claim_expires_at AS at, claimed_by, last_error AS error FROM ${from} ORDER BY claim_expires_at, id`;
       break;
     case "dead":
-      from = "_honker_x_outbox_dead WHERE outbox = @o";
+      from = `${DEAD} WHERE outbox = @o`;
       page = `SELECT ${COLS}, died_at AS at, NULL AS claimed_by, error FROM ${from} ORDER BY id DESC`;
       break;
   }

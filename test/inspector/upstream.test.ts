@@ -176,12 +176,10 @@ describe("inspect a file written by upstream honker", { skip, timeout: 90_000 },
         const job: { state: string; queue: string; error: string; attempts: number } = await get(
           `/api/job?id=${deadId}`,
         );
-        assert.deepEqual([job.state, job.queue, job.error, job.attempts], [
-          "dead",
-          "emails",
-          "mailbox does not exist",
-          1,
-        ]);
+        assert.deepEqual(
+          [job.state, job.queue, job.error, job.attempts],
+          ["dead", "emails", "mailbox does not exist", 1],
+        );
         const events: { events: { offset: number; key: string | null }[] } = await get(
           "/api/stream?name=orders&from=0",
         );
