@@ -917,7 +917,7 @@ async function main() {
     const banner = $("#banner");
     banner.hidden = false;
     banner.textContent =
-      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, schedules) are disabled.";
+      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, schedules, outbox flush) are disabled.";
   }
   window.addEventListener("hashchange", () => {
     state.renderSeq++;

@@ -145,7 +145,11 @@ export async function viewOutbox(ui, route) {
       h("td", {}, h("code", { class: "payload" }, preview(m.payload))),
       h("td", { class: "num" }, `${m.attempts}/${m.maxAttempts}`),
       h("td", {}, when(m.createdAt, now)),
-      h("td", {}, when(m.at, now)),
+      h(
+        "td",
+        {},
+        st === "waiting" && m.at !== null && m.at <= now ? h("strong", {}, "now") : when(m.at, now),
+      ),
       st === "inflight"
         ? h("td", { class: "muted" }, m.claimedBy ?? "")
         : h("td", { class: "err" }, preview(m.error ?? "", 70)),
