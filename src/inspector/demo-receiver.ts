@@ -21,7 +21,7 @@ export interface DemoReceiver {
 export interface DemoReceiverOptions {
   /** Chance of a 503 (default 0.15). */
   retryRate?: number;
-  /** Chance of a 422 (default 0.03). */
+  /** Chance of a 422 (default 0.02). */
   rejectRate?: number;
   /** Milliseconds each answer takes, at random between the two (default 100-600). */
   latencyMs?: [number, number];
@@ -43,7 +43,7 @@ function listen(server: Server, port: number): Promise<number> {
 /** Starts the receiver on a free loopback port. */
 export async function startDemoReceiver(options: DemoReceiverOptions = {}): Promise<DemoReceiver> {
   const retryRate = options.retryRate ?? 0.15;
-  const rejectRate = options.rejectRate ?? 0.03;
+  const rejectRate = options.rejectRate ?? 0.02;
   const [minMs, maxMs] = options.latencyMs ?? [100, 600];
   const upMs = options.upMs ?? 30_000;
   const downMs = options.downMs ?? 6_000;

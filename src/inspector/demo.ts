@@ -48,15 +48,16 @@ async function outboxTraffic(db: AnyHonkerDatabase, signal: AbortSignal): Promis
   const webhooks = db.outbox("webhooks", {
     transport: httpTransport({ url: receiver.url, batchSize: 1, timeoutMs: 3000 }),
     maxAttempts: 4,
+    concurrency: 2,
     backoff: { baseSeconds: 1, maxSeconds: 8 },
     probeMaxMs: 2000,
     onError: () => {},
   });
   try {
     while (!signal.aborted) {
-      // One to three changes at a time, each message committed with a note
+      // One or two changes at a time, each message committed with a note
       // of it, as an app's own writes would be.
-      const burst = 1 + Math.floor(Math.random() * 3);
+      const burst = 1 + Math.floor(Math.random() * 2);
       db.transaction(() => {
         for (let i = 0; i < burst; i++) {
           const user = pick(USERS);
