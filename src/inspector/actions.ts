@@ -168,6 +168,6 @@ function runOutboxAction(db: AnyHonkerDatabase, a: OutboxAction): { message: str
       }
     }
   } finally {
-    void ob.stop();
+    ob.stop().catch(() => {}); // a handle without a transport has nothing in flight
   }
 }
