@@ -6,8 +6,14 @@
  */
 import type { AnyHonkerDatabase } from "../main/database.ts";
 import { HonkerError } from "../main/errors.ts";
+import { Outbox } from "../main/outbox/outbox.ts";
 
 export type ActionRequest =
+  | { action: "redriveOutbox"; outbox: string; ids?: number[] }
+  | { action: "purgeOutboxDead"; outbox: string }
+  | { action: "flushOutbox"; outbox: string }
+  | { action: "pauseOutbox"; outbox: string }
+  | { action: "resumeOutbox"; outbox: string }
   | { action: "redrive"; queue: string; ids?: number[] }
   | { action: "purgeDead"; queue: string }
   | { action: "cancel"; queue: string; id: number }
@@ -43,6 +49,19 @@ export function parseAction(body: unknown): ActionRequest {
   }
   const b = body as Record<string, unknown>;
   switch (b.action) {
+    case "redriveOutbox": {
+      const outbox = str(b.outbox, "outbox");
+      if (b.ids === undefined) return { action: "redriveOutbox", outbox };
+      if (!Array.isArray(b.ids) || b.ids.length === 0 || b.ids.length > 10_000) {
+        throw bad("ids must be an array of 1 to 10000 message ids");
+      }
+      return { action: "redriveOutbox", outbox, ids: b.ids.map((v) => id(v, "ids[]")) };
+    }
+    case "purgeOutboxDead":
+    case "flushOutbox":
+    case "pauseOutbox":
+    case "resumeOutbox":
+      return { action: b.action, outbox: str(b.outbox, "outbox") };
     case "redrive": {
       const queue = str(b.queue, "queue");
       if (b.ids === undefined) return { action: "redrive", queue };
@@ -76,6 +95,12 @@ export function runAction(
   a: ActionRequest,
 ): { message: string; id?: number } {
   switch (a.action) {
+    case "redriveOutbox":
+    case "purgeOutboxDead":
+    case "flushOutbox":
+    case "pauseOutbox":
+    case "resumeOutbox":
+      return runOutboxAction(db, a);
     case "redrive": {
       const n = db.queue(a.queue).redrive(a.ids);
       return { message: `${n} dead job${n === 1 ? "" : "s"} back to pending` };
@@ -129,5 +154,59 @@ export function runAction(
       });
       return { message: `schedule ${a.name}: job ${jobId} enqueued on ${s.queue}`, id: jobId };
     }
+  }
+}
+
+type OutboxAction = Extract<
+  ActionRequest,
+  {
+    action: "redriveOutbox" | "purgeOutboxDead" | "flushOutbox" | "pauseOutbox" | "resumeOutbox";
+  }
+>;
+
+/**
+ * Outbox actions through the outbox's own API, on a handle of their own
+ * that only adds and inspects (no transport: it relays nothing) and is
+ * stopped at once. It is not `db.outbox(name)`, which would keep that
+ * transport-less handle as the name's handle for the app's later call.
+ * The app's relay (in this process or another) hears the commit through
+ * its watcher and sends.
+ */
+function runOutboxAction(db: AnyHonkerDatabase, a: OutboxAction): { message: string } {
+  const ob = new Outbox(db, a.outbox);
+  try {
+    switch (a.action) {
+      case "redriveOutbox": {
+        const n = ob.redrive(a.ids);
+        return {
+          message: `${n} dead message${n === 1 ? "" : "s"} of ${a.outbox} back to waiting`,
+        };
+      }
+      case "purgeOutboxDead": {
+        const n = ob.purgeDead();
+        return { message: `${n} dead message${n === 1 ? "" : "s"} of ${a.outbox} purged` };
+      }
+      case "flushOutbox": {
+        const n = ob.flush();
+        return {
+          message: `${a.outbox}: ${n} message${n === 1 ? "" : "s"} in backoff made due now`,
+        };
+      }
+      case "pauseOutbox": {
+        // Stored in the file: every relay of every process stops sending.
+        const ok = ob.pause();
+        return {
+          message: ok
+            ? `outbox ${a.outbox} paused: no relay sends until it is resumed`
+            : `outbox ${a.outbox} was already paused`,
+        };
+      }
+      case "resumeOutbox": {
+        const ok = ob.resume();
+        return { message: ok ? `outbox ${a.outbox} resumed` : `outbox ${a.outbox} was not paused` };
+      }
+    }
+  } finally {
+    ob.stop().catch(() => {}); // a handle without a transport has nothing in flight
   }
 }

@@ -1,14 +1,16 @@
 /**
  * `honker-electron demo`: a database in a temp folder with live traffic
  * (producers, workers that sometimes fail, a stream with a fast and a slow
- * consumer, notifications, a schedule, a lock, a rate limit), for the
- * inspector to show.
+ * consumer, notifications, a schedule, a lock, a rate limit, an outbox
+ * relaying to a flaky local receiver), for the inspector to show.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AnyHonkerDatabase, open } from "../main/database.ts";
+import { httpTransport } from "../main/outbox/transport.ts";
 import { DoNotRetry } from "../main/worker.ts";
+import { startDemoReceiver } from "./demo-receiver.ts";
 
 export interface Demo {
   readonly db: AnyHonkerDatabase;
@@ -34,13 +36,42 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length
 const USERS = ["ann", "bob", "chen", "dana", "emil", "fatou"] as const;
 
 /**
- * Hook for outbox traffic. OUTBOX HOOK: once the transactional outbox
- * (src/main/outbox) lands, relay the demo's "activity" events through it
- * here so the inspector shows outbox rows moving; until then this does
- * nothing.
+ * Outbox traffic: an outbox "webhooks" relaying to a flaky receiver on
+ * 127.0.0.1 (demo-receiver.ts: some 503s, a few rejections, down for a few
+ * seconds now and then), so the inspector shows messages waiting, retried,
+ * in flight, delivered and, now and then, dead. Each message is added with
+ * a note in the same transaction, as an app would with its own writes.
+ * Resolves once stopped (outbox stopped, receiver closed).
  */
-function startOutboxTraffic(_db: AnyHonkerDatabase, _signal: AbortSignal): void {
-  // OUTBOX HOOK: e.g. db.outbox("events").publish(...) every few hundred ms.
+async function outboxTraffic(db: AnyHonkerDatabase, signal: AbortSignal): Promise<void> {
+  const receiver = await startDemoReceiver();
+  const webhooks = db.outbox("webhooks", {
+    transport: httpTransport({ url: receiver.url, batchSize: 1, timeoutMs: 3000 }),
+    maxAttempts: 4,
+    concurrency: 2,
+    backoff: { baseSeconds: 1, maxSeconds: 8 },
+    probeMaxMs: 2000,
+    onError: () => {},
+  });
+  try {
+    while (!signal.aborted) {
+      // One or two changes at a time, each message committed with a note
+      // of it, as an app's own writes would be.
+      const burst = 1 + Math.floor(Math.random() * 2);
+      db.transaction(() => {
+        for (let i = 0; i < burst; i++) {
+          const user = pick(USERS);
+          const event = pick(["note.created", "note.edited", "note.shared", "note.deleted"]);
+          webhooks.add({ event, user, note: Math.floor(Math.random() * 500) }, { key: user });
+          db.notify("outbox-demo", { event, user });
+        }
+      });
+      await sleep(400 + Math.random() * 700, signal);
+    }
+  } finally {
+    await webhooks.stop();
+    await receiver.close();
+  }
 }
 
 export function startDemo(options: { dir?: string } = {}): Demo {
@@ -158,8 +189,8 @@ export function startDemo(options: { dir?: string } = {}): Demo {
     }
   };
 
-  startOutboxTraffic(db, signal);
   const loops = [
+    outboxTraffic(db, signal).catch(() => {}),
     producer(),
     publisher(),
     consume("search-indexer", 0),

@@ -6,6 +6,7 @@
  * the page only as bound parameters; no SQL text ever does.
  */
 import type Database from "better-sqlite3";
+import { type OutboxOverview, OutboxQueries } from "./outbox-queries.ts";
 
 /** Counts above this are shown as "at least" (a lag of a million is just "a lot"). */
 export const COUNT_CAP = 100_000;
@@ -54,6 +55,8 @@ export interface Overview {
   schedules: ScheduleRow[];
   locks: { name: string; owner: string; expiresAt: number }[];
   rateLimits: { name: string; windowStart: number; count: number }[];
+  /** Every outbox in the file (none in a file without the outbox tables). */
+  outboxes: OutboxOverview[];
 }
 
 export interface ScheduleRow {
@@ -145,6 +148,20 @@ const SQL = {
     "SELECT name, window_start, count FROM _honker_rate_limits WHERE window_start >= ? " +
     "ORDER BY name, window_start DESC",
   job: "SELECT honker_x_get_job(?)",
+  hasHistory:
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('_honker_x_history', '_honker_x_progress')",
+  // A job of a file without our tables (written by upstream honker only):
+  // honker_x_get_job's keys from honker's own two tables.
+  honkerJob:
+    "SELECT json_object('attempts', attempts, 'claim_expires_at', claim_expires_at, 'created_at', created_at, " +
+    "'error', error, 'finished_at', finished_at, 'id', id, 'max_attempts', max_attempts, 'payload', payload, " +
+    "'priority', priority, 'progress', NULL, 'queue', queue, 'result', (SELECT r.value FROM _honker_results r " +
+    "WHERE r.job_id = @id AND (r.expires_at IS NULL OR r.expires_at > unixepoch())), 'run_at', run_at, " +
+    "'state', state, 'worker_id', worker_id) FROM (" +
+    "SELECT 1 AS src, attempts, claim_expires_at, created_at, NULL AS error, NULL AS finished_at, id, " +
+    "max_attempts, payload, priority, queue, run_at, state, worker_id FROM _honker_live WHERE id = @id " +
+    "UNION ALL SELECT 2, attempts, NULL, created_at, last_error, died_at, id, max_attempts, payload, " +
+    "priority, queue, run_at, 'dead', NULL FROM _honker_dead WHERE id = @id ORDER BY 1 LIMIT 1)",
   streamRead:
     "SELECT offset, key, payload, created_at FROM _honker_stream WHERE topic = ? AND offset > ? " +
     "ORDER BY offset LIMIT ?",
@@ -219,9 +236,22 @@ interface RawJob {
 export class InspectorQueries {
   private readonly conn: Database.Database;
   private readonly cache = new Map<string, Database.Statement>();
+  /** The outboxes' reads (their own module). */
+  readonly outboxes: OutboxQueries;
 
   constructor(conn: Database.Database) {
     this.conn = conn;
+    this.outboxes = new OutboxQueries(conn);
+  }
+
+  /**
+   * True when the file has honker-electron's history (a file written only
+   * by upstream honker has honker's tables alone: no finished-job history,
+   * no throughput, no progress). Checked on every call: a bootstrap by the
+   * app may add them while the inspector runs.
+   */
+  hasHistory(): boolean {
+    return (this.stmt(SQL.hasHistory).pluck().get() as number) === 2;
   }
 
   private stmt(sql: string): Database.Statement {
@@ -246,7 +276,7 @@ export class InspectorQueries {
       const b = listSql(s, true);
       return [a.count, a.page, b.page];
     });
-    return [...Object.values(SQL), ...lists];
+    return [...Object.values(SQL), ...lists, ...OutboxQueries.allSql()];
   }
 
   now(): number {
@@ -257,7 +287,7 @@ export class InspectorQueries {
     const names = new Set<string>([
       ...this.values(SQL.liveQueues),
       ...this.values(SQL.deadQueues),
-      ...this.values(SQL.historyQueues),
+      ...(this.hasHistory() ? this.values(SQL.historyQueues) : []),
       ...this.values(SQL.scheduleQueues),
       ...paused.keys(),
     ]);
@@ -279,7 +309,9 @@ export class InspectorQueries {
       oldest: number | null;
     };
     const firstMinute = Math.floor(now / 60) - (THROUGHPUT_MINUTES - 1);
-    const rows = this.stmt(SQL.throughput).all({ q: name, since: firstMinute * 60 }) as {
+    const rows = (
+      this.hasHistory() ? this.stmt(SQL.throughput).all({ q: name, since: firstMinute * 60 }) : []
+    ) as {
       minute: number;
       completed: number;
       dead: number;
@@ -378,12 +410,17 @@ export class InspectorQueries {
           count: number;
         }[]
       ).map((r) => ({ name: r.name, windowStart: r.window_start, count: r.count })),
+      outboxes: this.outboxes.overview(now),
     };
   }
 
   /** One page of a queue's jobs in one state, optionally only those whose payload contains `text`. */
   jobs(queue: string, state: ListState, page: number, text: string | null): JobPage {
     const now = this.now();
+    if ((state === "completed" || state === "cancelled") && !this.hasHistory()) {
+      const none = { queue, state, page, pageSize: PAGE_SIZE, more: false, jobs: [] };
+      return { ...none, total: text === null ? 0 : null, totalCapped: false };
+    }
     const sql = listSql(state, text !== null);
     const params: Record<string, unknown> = { q: queue, now };
     if (text !== null) params.text = text;
@@ -425,6 +462,7 @@ export class InspectorQueries {
 
   /** Finished jobs of a queue still in the history (its first 100,001 rows). */
   historyCounts(queue: string): { completed: number; cancelled: number } {
+    if (!this.hasHistory()) return { completed: 0, cancelled: 0 };
     const r = this.stmt(SQL.historyCounts).get(queue) as {
       completed: number | null;
       cancelled: number | null;
@@ -434,7 +472,11 @@ export class InspectorQueries {
 
   /** honker_x_get_job's merged view, parsed; null when nothing is known. */
   job(id: number): Record<string, unknown> | null {
-    const text = this.stmt(SQL.job).pluck().get(id) as string | null;
+    const text = (
+      this.hasHistory()
+        ? this.stmt(SQL.job).pluck().get(id)
+        : (this.stmt(SQL.honkerJob).pluck().get({ id }) ?? null)
+    ) as string | null;
     return text === null ? null : (JSON.parse(text) as Record<string, unknown>);
   }
 

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ActionRequest } from "./actions.ts";
 import { parseAction } from "./actions.ts";
+import { OUTBOX_LIST_STATES, type OutboxListState } from "./outbox-queries.ts";
 import { type InspectorQueries, LIST_STATES, type ListState } from "./queries.ts";
 
 /** What the server needs: reads, a way to hear commits, and (unless read-only) writes. */
@@ -47,6 +48,7 @@ const PAGE_FILES: Record<string, string> = {
   "/index.html": "index.html",
   "/app.js": "app.js",
   "/style.css": "style.css",
+  "/outbox.js": "outbox.js",
 };
 
 const TYPES: Record<string, string> = {
@@ -291,6 +293,27 @@ export async function serveInspector(
             stream: source.queries.stream(name),
             events: source.queries.streamEvents(name, from, limit),
           })),
+        );
+      }
+      case "/api/outbox": {
+        const name = q.get("name") ?? "";
+        const state = (q.get("state") ?? "waiting") as OutboxListState;
+        const pageNo = intParam(q.get("page"), 0, 1_000_000);
+        if (!name || name.length > 256) return fail(res, 400, "name is required");
+        if (!OUTBOX_LIST_STATES.includes(state)) return fail(res, 400, "unknown state");
+        if (Number.isNaN(pageNo)) return fail(res, 400, "bad page");
+        return send(
+          res,
+          200,
+          source.snapshot(() => {
+            const outboxes = source.queries.outboxes;
+            const now = source.queries.now();
+            return {
+              now,
+              overview: outboxes.available() ? outboxes.outbox(name, now) : null,
+              list: outboxes.messages(name, state, pageNo),
+            };
+          }),
         );
       }
       case "/api/events": {

@@ -36,6 +36,8 @@ export interface WatcherOptions {
   fileEvents?: boolean;
   /** Disable the safety-net poll entirely (tests prove the other triggers). */
   disablePoll?: boolean;
+  /** Open the watcher's connection read-only (it only reads `data_version`; default false). */
+  readOnly?: boolean;
 }
 
 export type WakeReason = "local" | "remote" | "deadline";
@@ -104,7 +106,7 @@ export class Watcher {
     }
     this.identity = id;
     // A plain connection: it only ever reads `data_version`.
-    this.conn = new Database(path, { fileMustExist: true });
+    this.conn = new Database(path, { fileMustExist: true, readonly: options.readOnly === true });
     this.conn.pragma("busy_timeout = 5000");
     this.dataVersion = this.conn.prepare("PRAGMA data_version").pluck();
     this.lastVersion = this.dataVersion.get() as number;

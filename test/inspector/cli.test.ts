@@ -86,6 +86,18 @@ describe("honker-electron demo", { timeout: 180_000 }, () => {
           ).replace(/\D/g, ""),
         );
       const firstHead = await head();
+      // The demo's outbox relays to a flaky local receiver: its card shows
+      // deliveries going up.
+      const delivered = async () =>
+        Number(
+          (
+            (await page
+              .locator('[data-outbox="webhooks"] [data-stat="delivered"] .stat-value')
+              .textContent()) ?? "0"
+          ).replace(/\D/g, ""),
+        );
+      await page.locator('[data-outbox="webhooks"]').waitFor();
+      const firstDelivered = await delivered();
       let loads = 0;
       page.on("load", () => loads++);
       const seen = new Set<string>();
@@ -96,6 +108,7 @@ describe("honker-electron demo", { timeout: 180_000 }, () => {
       assert.equal(loads, 0, "no reload");
       assert.ok(seen.size >= 5, `the page changed ${seen.size} times in 10 s`);
       assert.ok((await head()) > firstHead, "the stream's head moved on screen");
+      assert.ok((await delivered()) > firstDelivered, "the outbox delivered on screen");
       for (const q of ["emails", "thumbnails", "reports"]) {
         await page.locator(`[data-queue="${q}"]`).waitFor();
       }
@@ -107,6 +120,9 @@ describe("honker-electron demo", { timeout: 180_000 }, () => {
       await page.goto(`${new URL(url).origin}/#/stream/activity`);
       await page.locator("tr[data-offset]").first().waitFor();
       await page.screenshot({ path: join(SHOTS, "demo-stream.png"), fullPage: true });
+      await page.goto(`${new URL(url).origin}/#/outbox/webhooks`);
+      await page.locator('[data-tab="waiting"]').waitFor();
+      await page.screenshot({ path: join(SHOTS, "demo-outbox.png"), fullPage: true });
       const thumb = await page.evaluate(async () => {
         const r = await fetch("/api/queue?name=thumbnails&state=completed");
         return (await r.json()).list.jobs[0]?.id as number | undefined;

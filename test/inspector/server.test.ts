@@ -1,21 +1,14 @@
 /**
  * The inspector's server without a browser: server-sent events only while
  * a page listens, reads that never wait for the write lock, argument checks
- * of actions, the Host check, and the Electron window helper (with a
- * stand-in BrowserWindow).
+ * of actions, the Host check. (The Electron window helper: window.test.ts.)
  */
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import {
-  type Inspector,
-  type InspectorWindowLike,
-  inspectFile,
-  inspector,
-  openInspectorWindow,
-} from "../../src/inspector/index.ts";
+import { type Inspector, inspectFile, inspector } from "../../src/inspector/index.ts";
 import { tempDir } from "../helpers/db.ts";
 import { otherConnection, type Seeded, seed } from "./seed.ts";
 
@@ -237,52 +230,6 @@ describe("inspector entry points", { timeout: 60_000 }, () => {
       });
     } finally {
       t.cleanup();
-    }
-  });
-
-  it("openInspectorWindow loads the URL in a sandboxed window and stops with it", async () => {
-    const s = seed();
-    try {
-      const made: { options: unknown; loaded: string[]; closed: () => void }[] = [];
-      class FakeWindow implements InspectorWindowLike {
-        loaded: string[] = [];
-        onClosed: () => void = () => {};
-        destroyed = false;
-        constructor(options: unknown) {
-          made.push({ options, loaded: this.loaded, closed: () => this.onClosed() });
-        }
-        async loadURL(url: string) {
-          this.loaded.push(url);
-        }
-        on(_event: "closed", fn: () => void) {
-          this.onClosed = fn;
-        }
-        close() {
-          this.destroyed = true;
-          this.onClosed();
-        }
-        isDestroyed() {
-          return this.destroyed;
-        }
-      }
-      const w = await openInspectorWindow(s.db, { BrowserWindow: FakeWindow, readOnly: true });
-      assert.equal(made.length, 1);
-      assert.deepEqual(
-        (made[0]?.options as { webPreferences?: unknown } | undefined)?.webPreferences,
-        {
-          contextIsolation: true,
-          sandbox: true,
-          nodeIntegration: false,
-        },
-      );
-      assert.deepEqual(made[0]?.loaded, [w.url]);
-      const before = await fetch(w.url, { redirect: "manual" });
-      assert.equal(before.status, 303);
-      made[0]?.closed();
-      await w.close();
-      await assert.rejects(fetch(w.url, { redirect: "manual" }));
-    } finally {
-      await s.cleanup();
     }
   });
 });

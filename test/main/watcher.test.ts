@@ -9,6 +9,7 @@ import { existsSync, readdirSync, utimesSync } from "node:fs";
 import { afterEach, test } from "node:test";
 import { open } from "../../src/main/database.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
+import { Watcher } from "../../src/main/watcher.ts";
 import { freshHost, type Host } from "../helpers/host.ts";
 import { sleep, waitFor as waitUntil } from "../helpers/wait.ts";
 
@@ -90,4 +91,19 @@ test("a process that never writes still learns that file events work, and leaves
     [],
     "probe files left behind",
   );
+});
+
+test("readOnly: the watcher's own connection is read-only and still wakes on another's commit", async () => {
+  host = freshHost({ retention: false });
+  const h = host;
+  const w = new Watcher(h.path, { readOnly: true });
+  try {
+    const conn = (w as unknown as { conn: { readonly: boolean } }).conn;
+    assert.equal(conn.readonly, true);
+    const woke = w.wait({ timeoutMs: 5000 });
+    h.db.queue("q").enqueue({ from: "the writer" });
+    assert.equal(await woke, "remote");
+  } finally {
+    w.close();
+  }
 });

@@ -2,6 +2,8 @@
 // beyond its own server. Every value from the database is put into the DOM
 // as text (textContent), never as HTML.
 
+import { outboxSection, viewOutbox } from "./outbox.js";
+
 const $ = (sel) => document.querySelector(sel);
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -148,8 +150,27 @@ const queueHref = (q, st, extra = "") =>
 const jobHref = (id) => `#/job/${id}`;
 const streamHref = (s) => `#/stream/${encodeURIComponent(s)}`;
 
+/** The helpers the view modules (outbox.js) build with. */
+const ui = {
+  h,
+  link,
+  get,
+  act,
+  button,
+  confirmThen,
+  table,
+  section,
+  stat,
+  when,
+  num,
+  dur,
+  preview,
+  pretty,
+};
+
 const VIEWS = {
   overview: viewOverview,
+  outbox: (route) => viewOutbox(ui, route),
   queue: viewQueue,
   job: viewJob,
   stream: viewStream,
@@ -434,6 +455,7 @@ async function viewOverview() {
     "div",
     { class: "overview" },
     section("Queues", queues),
+    section("Outboxes", outboxSection(ui, o.outboxes, now)),
     h(
       "div",
       { class: "two" },
@@ -922,7 +944,7 @@ async function main() {
     const banner = $("#banner");
     banner.hidden = false;
     banner.textContent =
-      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, pausing queues, schedules) are disabled.";
+      "Read-only: this inspector opened the database read-only, so actions (redrive, purge, cancel, enqueue, pausing queues and outboxes, schedules, outbox flush) are disabled.";
   }
   window.addEventListener("hashchange", () => {
     state.renderSeq++;
