@@ -7,7 +7,7 @@
  * any DOM types for the main process.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -95,6 +95,62 @@ describe("installed with --ignore-scripts and no C compiler", () => {
       join(project, "node_modules/honker-electron/prebuilds", platformDir, libraryFileName()),
     );
     assert.ok(!existsSync(join(project, "node_modules/honker-electron/build")), "nothing compiled");
+  });
+});
+
+describe("npx honker-electron demo, from the installed package", () => {
+  it("serves the page and live numbers that change while it runs", async () => {
+    const bin = join(project, "node_modules", ".bin", "honker-electron");
+    const child = spawn(bin, ["demo"], {
+      cwd: project,
+      env: consumerEnv(project),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => {
+        err += d;
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL in 30 s: ${out} ${err}`)), 30_000);
+        child.stdout.on("data", (d) => {
+          out += d;
+          const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        });
+        child.on("exit", (code) => reject(new Error(`demo exited ${code}: ${out} ${err}`)));
+      });
+      const u = new URL(url);
+      const auth = { Authorization: `Bearer ${u.searchParams.get("token")}` };
+      // The page and its modules ship in the package.
+      for (const file of ["/", "/app.js", "/outbox.js", "/style.css"]) {
+        const res = await fetch(`${u.origin}${file}`, { headers: auth });
+        assert.equal(res.status, 200, file);
+      }
+      type Overview = {
+        queues: { name: string; completed?: number; pending: number }[];
+        outboxes: { name: string; delivered: number }[];
+      };
+      const overview = async () =>
+        (await (await fetch(`${u.origin}/api/overview`, { headers: auth })).json()) as Overview;
+      const first = JSON.stringify(await overview());
+      let later = first;
+      const until = Date.now() + 10_000;
+      while (later === first && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 250));
+        later = JSON.stringify(await overview());
+      }
+      assert.notEqual(later, first, "the demo's numbers changed within 10 s");
+      const o = JSON.parse(later) as Overview;
+      assert.ok(o.queues.length > 0, "the demo has queues");
+      assert.ok(o.outboxes.length > 0, "the demo has an outbox");
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 });
 
