@@ -106,6 +106,14 @@ function checkOpenArgs(path: unknown, options: unknown): OpenOptions {
   args.optInt(fn, "options.watcher.pollMaxMs", w.pollMaxMs, 1, args.MAX_TIMER_MS, 30_000);
   args.optBool(fn, "options.watcher.fileEvents", w.fileEvents, true);
   args.optBool(fn, "options.watcher.disablePoll", w.disablePoll, false);
+  args.optInt(
+    fn,
+    "options.watcher.fileEventsLingerMs",
+    w.fileEventsLingerMs,
+    0,
+    args.MAX_TIMER_MS,
+    2000,
+  );
   if (o.retention !== false && o.retention !== undefined) {
     resolveRetentionOptions(o.retention, `${fn}: options.retention`);
   }
@@ -337,6 +345,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
    * call comes from the code after an await inside transaction(fn).
    */
   private assertWritable(doing: string): void {
+    if (!this.raw.inTransaction) this.watcher.checkBeforeWrite();
     const failure = this.watcher.failure;
     if (failure) {
       throw new HonkerError("HONKER_WATCHER_DEAD", `${doing}: ${failure.message}`, {

@@ -36,6 +36,13 @@ export interface WatcherOptions {
   fileEvents?: boolean;
   /** Disable the safety-net poll entirely (tests prove the other triggers). */
   disablePoll?: boolean;
+  /**
+   * How long file events stay watched after the last listener (worker,
+   * subscription, waitResult...) left, in ms (default 2000). Watching costs
+   * every commit of this process kernel time, so a process that only writes
+   * does not watch; each of its writes checks the file's identity instead.
+   */
+  fileEventsLingerMs?: number;
   /** Open the watcher's connection read-only (it only reads `data_version`; default false). */
   readOnly?: boolean;
 }
@@ -62,6 +69,14 @@ function identity(path: string): FileIdentity | null {
 
 let probeCounter = 0;
 
+/**
+ * File events stay on this long after the last listener left. Every write
+ * to a watched directory costs the writer kernel time (about 8 µs per
+ * commit on Linux), so a process that only writes stops watching; the
+ * linger keeps short-lived waits (waitResult) from re-arming it each time.
+ */
+const FILE_EVENTS_LINGER_MS = 2000;
+
 export class Watcher {
   readonly path: string;
   private readonly conn: Database.Database;
@@ -78,9 +93,15 @@ export class Watcher {
   private readonly pollMax: number;
   /** The idle ceiling until file events have been seen to report a commit. */
   private readonly pollMaxUnproven: number;
+  private readonly pollMaxOption: number | undefined;
   private fileEventsProven = false;
   private readonly pollDisabled: boolean;
   private fsWatcher: FSWatcher | null = null;
+  /** File events are wanted by the options and worked when first tried. */
+  private fileEventsAvailable = false;
+  /** Stops file events once nobody has listened for FILE_EVENTS_LINGER_MS. */
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private readonly lingerMs: number;
   /** Keeps the process alive while anyone waits (everything else is unref'd). */
   private keepAlive: NodeJS.Timeout | null = null;
   private readonly identity: FileIdentity;
@@ -113,22 +134,18 @@ export class Watcher {
     const base = basename(path);
     this.dbName = base;
     this.watchedNames = new Set([base, `${base}-wal`]);
-    let fileEvents = options.fileEvents !== false;
-    if (fileEvents) {
-      try {
-        this.fsWatcher = watch(dirname(path), { persistent: false }, (event, name) =>
-          this.onFileEvent(event, name),
-        );
-        this.fsWatcher.on("error", () => this.stopFileEvents());
-        this.probeFileEvents(dirname(path), base);
-      } catch {
-        fileEvents = false;
-      }
-    }
+    this.lingerMs = options.fileEventsLingerMs ?? FILE_EVENTS_LINGER_MS;
+    this.fileEventsAvailable = options.fileEvents !== false;
+    this.startFileEvents();
+    const fileEvents = this.fileEventsAvailable;
+    if (fileEvents) this.probeFileEvents(dirname(path), base);
+    // Until someone listens, the watch lingers and then stops (see above).
+    this.releaseFileEvents();
     this.pollDisabled = options.disablePoll === true;
     this.pollMin = options.pollMinMs ?? 5;
     this.pollMax = options.pollMaxMs ?? (fileEvents ? 30_000 : 100);
     this.pollMaxUnproven = options.pollMaxMs ?? (fileEvents ? 1000 : 100);
+    this.pollMaxOption = options.pollMaxMs;
     this.pollInterval = this.pollMin;
   }
 
@@ -162,11 +179,13 @@ export class Watcher {
   subscribe(fn: WakeListener): () => void {
     this.assertAlive();
     this.listeners.add(fn);
+    this.startFileEvents();
     if (!this.keepAlive) this.keepAlive = setInterval(() => {}, 2 ** 30);
     this.schedulePoll();
     return () => {
       this.listeners.delete(fn);
       if (this.listeners.size === 0) this.idle();
+      this.releaseFileEvents();
     };
   }
 
@@ -177,7 +196,58 @@ export class Watcher {
       return () => {};
     }
     this.deadListeners.add(fn);
-    return () => this.deadListeners.delete(fn);
+    this.startFileEvents();
+    return () => {
+      this.deadListeners.delete(fn);
+      this.releaseFileEvents();
+    };
+  }
+
+  /**
+   * Before a write (a transaction's first): when no file events are
+   * watched (nobody listens), look at the file's identity (one stat, ~2 µs,
+   * less than the events cost the writer), so a write after the file was
+   * deleted, replaced or truncated is refused.
+   */
+  checkBeforeWrite(): void {
+    if (this.fsWatcher || this.dead) return;
+    this.checkIdentity(true);
+  }
+
+  /** True while the database's directory is watched for file events (someone listens). */
+  get watchingFiles(): boolean {
+    return this.fsWatcher !== null;
+  }
+
+  /** Watches the directory (again) while anyone listens, if file events work here. */
+  private startFileEvents(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.fsWatcher || !this.fileEventsAvailable || this.closed || this.deadError) return;
+    try {
+      this.fsWatcher = watch(dirname(this.path), { persistent: false }, (event, name) =>
+        this.onFileEvent(event, name),
+      );
+      this.fsWatcher.on("error", () => {
+        this.fileEventsAvailable = false;
+        this.stopFileEvents();
+      });
+    } catch {
+      this.fileEventsAvailable = false;
+    }
+  }
+
+  /** Nobody listens any more: stop watching after the linger. */
+  private releaseFileEvents(): void {
+    if (this.listeners.size > 0 || this.deadListeners.size > 0 || !this.fsWatcher) return;
+    if (this.lingerTimer) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = null;
+      if (this.listeners.size === 0 && this.deadListeners.size === 0) this.stopFileEvents();
+    }, this.lingerMs);
+    this.lingerTimer.unref();
   }
 
   /**
@@ -366,6 +436,8 @@ export class Watcher {
   }
 
   private stopFileEvents(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     this.fsWatcher?.close();
     this.fsWatcher = null;
     if (this.identityTimer) clearTimeout(this.identityTimer);
@@ -397,7 +469,11 @@ export class Watcher {
     this.pollTimer = null;
     this.stats.polls++;
     this.checkIdentity(false);
-    const ceiling = this.fileEventsProven ? this.pollMax : this.pollMaxUnproven;
+    const ceiling = !this.fileEventsAvailable
+      ? (this.pollMaxOption ?? 100) // file events failed since: poll as without them
+      : this.fileEventsProven
+        ? this.pollMax
+        : this.pollMaxUnproven;
     if (!this.check()) this.pollInterval = Math.min(ceiling, this.pollInterval * 2);
     this.schedulePoll();
   }

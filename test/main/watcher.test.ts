@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, utimesSync } from "node:fs";
 import { afterEach, test } from "node:test";
+import Database from "better-sqlite3";
 import { open } from "../../src/main/database.ts";
 import type { AnySchema } from "../../src/main/schema.ts";
 import { Watcher } from "../../src/main/watcher.ts";
@@ -27,8 +28,10 @@ function waitFor(predicate: () => boolean, ms: number, what: string): Promise<vo
 /** A host with the poll off, after its own start-up events have been handled. */
 async function quietHost(): Promise<Host<AnySchema>> {
   host = freshHost({ retention: false, checkpoints: "inline", watcher: { disablePoll: true } });
-  host.db.queue("q").enqueue({ warm: true });
   const w = host.db.watcher;
+  // Someone listens: the directory stays watched (see the linger test below).
+  w.subscribe(() => {});
+  host.db.queue("q").enqueue({ warm: true });
   // Settled: no new check over ten looks 2 ms apart.
   let last = -1;
   let quiet = 0;
@@ -106,4 +109,25 @@ test("readOnly: the watcher's own connection is read-only and still wakes on ano
   } finally {
     w.close();
   }
+});
+
+test("watches the directory only while someone listens, and a new listener hears another process at once", async () => {
+  host = freshHost({ retention: false, watcher: { fileEventsLingerMs: 20 } });
+  const w = host.db.watcher;
+  // Nobody listens after open: the watch lingers, then stops.
+  await waitFor(() => !w.watchingFiles, 2000, "the watch released");
+  let wakes = 0;
+  const unsubscribe = w.subscribe(() => {
+    wakes++;
+  });
+  assert.equal(w.watchingFiles, true, "a listener watches again at once");
+  // A connection that is not ours (as another process's) commits: the event wakes us.
+  const other = new Database(host.path);
+  const events = w.stats.fileEvents;
+  other.exec("CREATE TABLE elsewhere (x); INSERT INTO elsewhere VALUES (1)");
+  await waitFor(() => w.stats.fileEvents > events && wakes > 0, 2000, "the other commit's event");
+  other.close();
+  unsubscribe();
+  assert.equal(w.watchingFiles, true, "it lingers after the last listener");
+  await waitFor(() => !w.watchingFiles, 2000, "the watch released again");
 });

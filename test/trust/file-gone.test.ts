@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import type { HonkerDatabase } from "../../src/main/database.ts";
 import { isHonkerError } from "../../src/main/errors.ts";
 import { withCleanups, within } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const { tempDb } = withCleanups();
 
@@ -57,6 +58,17 @@ describe("writes on a handle whose file is gone", () => {
     await within(dead, 5000, "the watcher noticing the truncation");
     assertEveryWriteRefused(db, /was truncated to 0 bytes while open/);
     assert.equal(statSync(path).size, 0);
+  });
+
+  it("are refused at once in a process that only writes (no file events watched)", async () => {
+    // Nobody listens: the directory is not watched (it would cost every
+    // commit kernel time), so each write checks the file itself.
+    const { db, path } = tempDb({ retention: false, watcher: { fileEventsLingerMs: 0 } });
+    db.queue("q").enqueue("before");
+    await waitFor(() => !db.watcher.watchingFiles, { what: "the watch released" });
+    execFileSync("rm", ["-f", path]);
+    assertEveryWriteRefused(db, /was deleted while open/);
+    assert.equal(existsSync(path), false);
   });
 
   it("are refused once another process replaces the file", async () => {
