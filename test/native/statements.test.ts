@@ -116,6 +116,35 @@ const calls: Record<string, (i: number) => void> = {
     }
   },
   rateLimit: (i) => scalar(db, "honker_rate_limit_try(?, ?, ?)", `r${i % 2}`, 1 + i, 1 + (i % 5)),
+  /** Outbox messages through every settle path, keyed (promotion) and not. */
+  outbox: (i) => {
+    const box = `o${i % 2}`;
+    for (let j = 0; j < 3; j++) {
+      scalar(db, "honker_x_outbox_add(?, ?, ?, 3)", box, `{"i":${i}}`, j % 2 ? null : `k${i % 3}`);
+    }
+    const claimed = json<{ id: number }[]>(
+      db,
+      "honker_x_outbox_claim(?, ?, ?, ?)",
+      box,
+      `w${i % 2}`,
+      1 + (i % 3),
+      30 + i,
+    );
+    const outcomes = ["delivered", "retry", "rejected", "release"];
+    for (const [j, c] of claimed.entries()) {
+      scalar(
+        db,
+        "honker_x_outbox_settle(?, ?, ?, ?, ?)",
+        c.id,
+        `w${i % 2}`,
+        outcomes[(i + j) % 4],
+        i % 3,
+        `e${i}`,
+      );
+    }
+    scalar(db, "honker_x_outbox_ready_at(?)", box);
+    scalar(db, "honker_x_outbox_stats(?)", box);
+  },
 };
 
 describe("cached statements", () => {
@@ -144,6 +173,26 @@ describe("cached statements", () => {
     }
     const after = stats();
     assert.ok(claimed > 0, "the claims found jobs");
+    assert.equal(after.sorts - before.sorts, 0);
+    assert.equal(after.fullscan_steps - before.fullscan_steps, 0);
+  });
+
+  it("an outbox claim and settle walk their indexes: no sort and no full scan under 2,000 messages", () => {
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) {
+        scalar(db, "honker_x_outbox_add('o', '{}', ?, 20)", i % 2 ? `k${i % 50}` : null);
+      }
+    })();
+    const before = stats();
+    let settled = 0;
+    for (let i = 0; i < 30; i++) {
+      const batch = json<{ id: number }[]>(db, "honker_x_outbox_claim('o', 'w', ?, 60)", 1 + i);
+      for (const m of batch) {
+        settled += scalar<number>(db, "honker_x_outbox_settle(?, 'w', 'delivered', 0, NULL)", m.id);
+      }
+    }
+    const after = stats();
+    assert.equal(settled, (30 * 31) / 2);
     assert.equal(after.sorts - before.sorts, 0);
     assert.equal(after.fullscan_steps - before.fullscan_steps, 0);
   });
