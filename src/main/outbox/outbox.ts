@@ -13,6 +13,7 @@ import { isTerminal, report } from "../report.ts";
 import { plucked, prepared } from "../statements.ts";
 import { fromJsonText, toJsonText } from "../values.ts";
 import { type BackoffOptions, backoffSeconds } from "../worker.ts";
+import { linkedAbort } from "./signals.ts";
 import {
   type DeliveryOutcome,
   type OutboxMessage,
@@ -554,8 +555,7 @@ export class Outbox<P = unknown> {
       // A transport that outlives our claim is given up on (a second before
       // the claim lapses): its signal is aborted and the batch retried, even
       // if it never settles, so a stuck call cannot hold the slot forever.
-      const own = new AbortController();
-      const signal = AbortSignal.any([this.controller.signal, own.signal]);
+      const link = linkedAbort(this.controller.signal);
       let timer: { clear(): void } | undefined;
       const expired = new Promise<never>((_, reject) => {
         timer = args.longTimeout(
@@ -563,7 +563,7 @@ export class Outbox<P = unknown> {
             const err = new TransportError(
               `the transport did not settle within the claim (visibilityTimeout ${this.visibility} s)`,
             );
-            own.abort(err);
+            link.abort(err);
             reject(err);
           },
           Math.max(500, this.visibility * 1000 - 1000),
@@ -572,9 +572,13 @@ export class Outbox<P = unknown> {
       });
       expired.catch(() => {});
       try {
-        outcomes = await Promise.race([transport(batch, { signal, attempt }), expired]);
+        outcomes = await Promise.race([
+          transport(batch, { signal: link.signal, attempt }),
+          expired,
+        ]);
       } finally {
         timer?.clear();
+        link.dispose();
       }
       if (!Array.isArray(outcomes)) {
         throw new TypeError("the transport must resolve to an array of outcomes, one per message");
