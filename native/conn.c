@@ -178,7 +178,7 @@ int hk_stmt_get(sqlite3_context *ctx, hk_slot slot, const char *sql, hk_stmt *ou
 }
 
 /* honker_x_statement_stats(): counters summed over the cached statements,
- * as JSON {fullscan_steps, reprepares, sorts}. Tests use it to pin the hot
+ * as JSON {fullscan_steps, reprepares, sorts, vm_steps}. Tests use it to pin the hot
  * statements' behaviour: a statement whose bound values steer its plan
  * (LIMIT ?, some `column = ?` terms) is recompiled on every call that
  * changes them, and a claim that sorts has lost its index. */
@@ -186,16 +186,18 @@ void hk_statement_stats_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   (void)argc;
   (void)argv;
   hk_conn *c = sqlite3_user_data(ctx);
-  sqlite3_int64 fullscan = 0, reprepares = 0, sorts = 0;
+  sqlite3_int64 fullscan = 0, reprepares = 0, sorts = 0, vm_steps = 0;
   for (int i = 0; i < HK_SLOT_COUNT; i++) {
     sqlite3_stmt *st = c->slots[i];
     if (!st) continue;
     fullscan += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
     reprepares += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0);
     sorts += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 0);
+    vm_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
   }
-  char *out = sqlite3_mprintf("{\"fullscan_steps\":%lld,\"reprepares\":%lld,\"sorts\":%lld}",
-                              fullscan, reprepares, sorts);
+  char *out = sqlite3_mprintf(
+      "{\"fullscan_steps\":%lld,\"reprepares\":%lld,\"sorts\":%lld,\"vm_steps\":%lld}", fullscan,
+      reprepares, sorts, vm_steps);
   if (!out) {
     sqlite3_result_error_nomem(ctx);
     return;

@@ -35,9 +35,9 @@
 /* A row a claim takes right now (?5 = now): due and pending, or claimed
  * and the claim lapsed; attempts left; the head of its key. */
 #define CLAIMABLE_WHERE                                                                       \
-  "o.outbox = ?1 AND o.is_head = 1 AND o.attempts < o.max_attempts AND "                      \
-  "((o.state = 'pending' AND o.run_at <= ?5) OR "                                             \
-  "(o.state = 'inflight' AND o.claim_expires_at < ?5)) AND "                                  \
+  "o.outbox = +?1 AND o.is_head = 1 AND o.attempts < o.max_attempts AND "                     \
+  "((o.state = 'pending' AND o.run_at <= +?5) OR "                                            \
+  "(o.state = 'inflight' AND o.claim_expires_at < +?5)) AND "                                 \
   "(o.key IS NULL OR NOT EXISTS (SELECT 1 FROM _honker_x_outbox p "                           \
   "WHERE p.outbox = o.outbox AND p.key = o.key AND p.id < o.id))"
 
@@ -50,7 +50,7 @@ static const char ADD_SQL[] =
 static const char PROMOTE_NEXT_SQL[] =
     "UPDATE _honker_x_outbox SET is_head = 1 WHERE id = (SELECT n.id FROM _honker_x_outbox c "
     "JOIN _honker_x_outbox n ON n.outbox = c.outbox AND n.key = c.key AND n.id > c.id "
-    "WHERE c.id = ?1 ORDER BY n.id LIMIT 1)";
+    "WHERE c.id = +?1 ORDER BY n.id LIMIT 1)";
 
 /* After several rows left or came back (lapsed claims gone dead, redrive):
  * every row of the outbox gets its head flag again. Rare; O(rows). */
@@ -115,8 +115,12 @@ static const char FLUSH_SQL[] =
     "UPDATE _honker_x_outbox SET run_at = ?2 "
     "WHERE outbox = ?1 AND state = 'pending' AND run_at > ?2";
 
+/* The claim's own walk (heads in id order), not the due index: behind a
+ * busy key that index holds every waiting non-head row, and a probe while
+ * the heads are in flight walked them all (measured: most of a relay's
+ * time with a keyed backlog and free slots). */
 static const char PROBE_SQL[] =
-    "SELECT 1 FROM _honker_x_outbox o WHERE " CLAIMABLE_WHERE " LIMIT 1";
+    "SELECT 1 FROM _honker_x_outbox o WHERE " CLAIMABLE_WHERE " ORDER BY o.id LIMIT 1";
 static const char NEXT_SQL[] =
     "SELECT coalesce(min(t), 0) FROM ("
     "SELECT min(run_at) AS t FROM _honker_x_outbox WHERE outbox = ?1 AND state = 'pending' "
@@ -124,17 +128,22 @@ static const char NEXT_SQL[] =
     "SELECT min(claim_expires_at) + 1 FROM _honker_x_outbox WHERE outbox = ?1 "
     "AND state = 'inflight' AND claim_expires_at >= ?5)";
 
+/* Every count walks a partial index (pending: _due, in flight: _inflight),
+ * never the table: with an OR over both states it read every waiting row,
+ * payload and all (measured: 26 ms with 100,000 waiting, on the event loop
+ * of whoever listens to the status). */
 static const char STATS_SQL[] =
     "SELECT "
-    "(SELECT count(*) FROM _honker_x_outbox_dead WHERE outbox = ?1), "
-    "coalesce((SELECT delivered FROM _honker_x_outbox_stats WHERE outbox = ?1), 0), "
-    "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = ?1 AND state = 'inflight' "
-    "AND claim_expires_at >= ?2), "
-    "(SELECT last_delivered_at FROM _honker_x_outbox_stats WHERE outbox = ?1), "
-    "(SELECT min(run_at) FROM _honker_x_outbox WHERE outbox = ?1 AND state = 'pending'), "
+    "(SELECT count(*) FROM _honker_x_outbox_dead WHERE outbox = +?1), "
+    "coalesce((SELECT delivered FROM _honker_x_outbox_stats WHERE outbox = +?1), 0), "
+    "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = +?1 AND state = 'inflight' "
+    "AND claim_expires_at >= +?2), "
+    "(SELECT last_delivered_at FROM _honker_x_outbox_stats WHERE outbox = +?1), "
+    "(SELECT min(run_at) FROM _honker_x_outbox WHERE outbox = +?1 AND state = 'pending'), "
     "?3, "
-    "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = ?1 AND (state = 'pending' OR "
-    "claim_expires_at < ?2))";
+    "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = +?1 AND state = 'pending') + "
+    "(SELECT count(*) FROM _honker_x_outbox WHERE outbox = +?1 AND state = 'inflight' "
+    "AND claim_expires_at < +?2)";
 /* ?3 is the stored pause (pause.c), read apart: a file without its table
  * still has stats. */
 static const char *const STATS_KEYS[] = {"dead",   "delivered", "inflight", "last_delivered_at",

@@ -8,6 +8,8 @@
  *   honker_prune_stream(topic, older_than_s, keep_last, limit)   topic NULL = all
  *   honker_prune_dead(older_than_s, limit)
  *   honker_x_history_prune(max_age_s, max_count, limit)   finished-job history
+ *   honker_x_outbox_dead_prune(max_age_s, max_count, limit)   dead outbox messages;
+ *                                                  max_count is per outbox
  *
  * older_than_s / keep_last may be NULL to skip that rule.
  */
@@ -53,6 +55,21 @@ static const char HISTORY_COUNT_SQL[] =
     "WHERE (finished_at, id) <= (SELECT finished_at, id FROM _honker_x_history "
     "ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?1) "
     "ORDER BY finished_at, id LIMIT +?2)";
+
+/* Dead outbox messages that died before ?1, oldest first. The table is
+ * kept small by the count rule, so the walk is short. */
+static const char OUTBOX_DEAD_AGE_SQL[] =
+    "DELETE FROM _honker_x_outbox_dead WHERE id IN (SELECT id FROM _honker_x_outbox_dead "
+    "WHERE died_at < ?1 ORDER BY died_at, id LIMIT +?2)";
+
+/* Per outbox, the rows at or below its (max_count+1)-th newest id: for each
+ * outbox one probe down _honker_x_outbox_dead_name (outbox, id). */
+static const char OUTBOX_DEAD_COUNT_SQL[] =
+    "DELETE FROM _honker_x_outbox_dead WHERE id IN (SELECT d.id FROM "
+    "(SELECT DISTINCT outbox FROM _honker_x_outbox_dead) b "
+    "JOIN _honker_x_outbox_dead d ON d.outbox = b.outbox AND d.id <= (SELECT x.id FROM "
+    "_honker_x_outbox_dead x WHERE x.outbox = b.outbox ORDER BY x.id DESC LIMIT 1 OFFSET ?1) "
+    "LIMIT +?2)";
 
 /* Reads an optional non-negative whole number; -1 stands for NULL. */
 static int opt_count(sqlite3_context *ctx, sqlite3_value **argv, int i, const char *fn,
@@ -158,10 +175,36 @@ static void history_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **arg
   if (!err) sqlite3_result_int64(ctx, total);
 }
 
+/* Like honker_x_history_prune, for _honker_x_outbox_dead; the count rule
+ * keeps the newest max_count rows of each outbox. */
+static void outbox_dead_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  static const char *fn = "honker_x_outbox_dead_prune";
+  int64_t age, keep, limit;
+  if (opt_count(ctx, argv, 0, fn, "max_age_s", HK_MAX_SECONDS, &age)) return;
+  if (opt_count(ctx, argv, 1, fn, "max_count", INT32_MAX, &keep)) return;
+  if (limit_arg(ctx, argv, 2, fn, &limit)) return;
+  hk_outcome o;
+  int64_t total = 0;
+  int began = hk_savepoint_begin(ctx);
+  int err = 0;
+  if (age >= 0 && limit > 0) {
+    err = hk_run(ctx, fn, HK_UNCACHED, OUTBOX_DEAD_AGE_SQL, &o, "ii", hk_now() - age, limit);
+    if (!err) total += o.changes;
+  }
+  if (!err && keep >= 0 && total < limit) {
+    err = hk_run(ctx, fn, HK_UNCACHED, OUTBOX_DEAD_COUNT_SQL, &o, "ii", keep, limit - total);
+    if (!err) total += o.changes;
+  }
+  hk_savepoint_end(ctx, began, !err);
+  if (!err) sqlite3_result_int64(ctx, total);
+}
+
 int hk_register_retention(sqlite3 *db, hk_conn *c) {
   int rc = hk_fn(db, c, "honker_prune_notifications", 3, prune_notifications_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_prune_stream", 4, prune_stream_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_prune_dead", 2, prune_dead_fn);
   if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_x_history_prune", 3, history_prune_fn);
+  if (rc == SQLITE_OK) rc = hk_fn(db, c, "honker_x_outbox_dead_prune", 3, outbox_dead_prune_fn);
   return rc;
 }

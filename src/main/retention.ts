@@ -1,6 +1,7 @@
 /**
  * Retention: honker lets notifications, dead jobs, rate-limit windows and
- * expired results pile up forever; this deletes them on a timer. Every
+ * expired results pile up forever (and the kit's own finished-job history
+ * and dead outbox messages would too); this deletes them on a timer. Every
  * statement deletes at most `batch` rows in its own short transaction, and
  * a pass runs at most `passes` statements per table, so it never holds the
  * write lock for long. When a pass stops with rows left, the timer comes
@@ -29,6 +30,10 @@ export interface RetentionOptions {
   historyMaxAgeS?: number | null;
   /** Keep at most this many newest finished-job history rows (default 10000; null: no cap). */
   historyKeep?: number | null;
+  /** Delete dead outbox messages that died more than this many seconds ago (default 30 days; null: keep). */
+  outboxDeadMaxAgeS?: number | null;
+  /** Keep at most this many newest dead messages per outbox (default 10000; null: no cap). */
+  outboxDeadKeep?: number | null;
   /** Most rows one statement deletes (default 1000, at most 10000). */
   batch?: number;
   /** Statements per table per pass (default 4). */
@@ -42,6 +47,8 @@ export interface RetentionReport {
   rateLimits: number;
   results: number;
   history: number;
+  /** Dead outbox messages. */
+  outboxDead: number;
   /** True if some table still had rows to delete when the pass stopped. */
   more: boolean;
 }
@@ -56,6 +63,8 @@ export interface RetentionSettings {
   sweepResults: boolean;
   historyMaxAgeS: number | null;
   historyKeep: number | null;
+  outboxDeadMaxAgeS: number | null;
+  outboxDeadKeep: number | null;
   batch: number;
   passes: number;
 }
@@ -108,6 +117,8 @@ export function resolveRetentionOptions(
     sweepResults: sweep === undefined ? true : sweep === true,
     historyMaxAgeS: option(what, options, "historyMaxAgeS", 7 * 86_400, 0, MAX_SECONDS),
     historyKeep: option(what, options, "historyKeep", 10_000, 0, 2_147_483_647),
+    outboxDeadMaxAgeS: option(what, options, "outboxDeadMaxAgeS", 30 * 86_400, 0, MAX_SECONDS),
+    outboxDeadKeep: option(what, options, "outboxDeadKeep", 10_000, 0, 2_147_483_647),
     batch: option(what, options, "batch", 1000, 1, 10_000) ?? 1000,
     passes: option(what, options, "passes", 4, 1, 1000) ?? 4,
   };
@@ -124,6 +135,7 @@ export class Retention {
     rateLimits: Database.Statement;
     results: Database.Statement;
     history: Database.Statement;
+    outboxDead: Database.Statement;
   };
   private timer: NodeJS.Timeout | null = null;
   private untrack: (() => void) | null = null;
@@ -141,6 +153,7 @@ export class Retention {
       rateLimits: plucked(db.raw, "SELECT honker_rate_limit_sweep(?, ?)"),
       results: plucked(db.raw, "SELECT honker_result_sweep(?)"),
       history: plucked(db.raw, "SELECT honker_x_history_prune(?, ?, ?)"),
+      outboxDead: plucked(db.raw, "SELECT honker_x_outbox_dead_prune(?, ?, ?)"),
     };
   }
 
@@ -153,10 +166,11 @@ export class Retention {
       rateLimits: 0,
       results: 0,
       history: 0,
+      outboxDead: 0,
       more: false,
     };
     const drain = (
-      key: "notifications" | "dead" | "rateLimits" | "results" | "history",
+      key: "notifications" | "dead" | "rateLimits" | "results" | "history" | "outboxDead",
       run: () => number,
     ) => {
       for (let pass = 0; pass < o.passes; pass++) {
@@ -190,6 +204,12 @@ export class Retention {
       drain(
         "history",
         () => this.stmts.history.get(o.historyMaxAgeS, o.historyKeep, o.batch) as number,
+      );
+    }
+    if (o.outboxDeadMaxAgeS !== null || o.outboxDeadKeep !== null) {
+      drain(
+        "outboxDead",
+        () => this.stmts.outboxDead.get(o.outboxDeadMaxAgeS, o.outboxDeadKeep, o.batch) as number,
       );
     }
     this.lastReport = report;

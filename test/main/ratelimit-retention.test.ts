@@ -137,6 +137,7 @@ it("deletes old notifications, dead jobs, windows and expired results and keeps 
     rateLimits: 3,
     results: 2,
     history: 0,
+    outboxDead: 0,
     more: false,
   });
   assert.equal(count(db, "_honker_notifications"), 3);
@@ -158,6 +159,7 @@ it("deletes at most batch rows per statement and passes per table, reporting tha
     rateLimits: 0,
     results: 0,
     history: 0,
+    outboxDead: 0,
     more: true,
   });
   assert.equal(count(db, "_honker_notifications"), 5);
@@ -167,6 +169,7 @@ it("deletes at most batch rows per statement and passes per table, reporting tha
     rateLimits: 0,
     results: 0,
     history: 0,
+    outboxDead: 0,
     more: false,
   });
   assert.equal(count(db, "_honker_notifications"), 0);
@@ -206,6 +209,7 @@ it("leaves a table alone when its policy is null", () => {
     rateLimits: 0,
     results: 0,
     history: 0,
+    outboxDead: 0,
     more: false,
   });
   assert.equal(count(db, "_honker_dead"), 3);

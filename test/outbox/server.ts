@@ -27,6 +27,8 @@ export interface TestServer {
   requests: number;
   /** Messages received, duplicates included. */
   arrivals: number;
+  /** Requests answered 401 for a wrong token. */
+  unauthorized: number;
   /** Chooses the fault of each request (default: always "ok"). */
   fault: (req: IncomingMessage) => Fault;
   /** Per message of a good batch: true answers "retry" without applying it. */
@@ -54,6 +56,7 @@ export async function startServer(): Promise<TestServer> {
     applied: [],
     requests: 0,
     arrivals: 0,
+    unauthorized: 0,
     fault: () => "ok",
     partial: () => false,
     retryAfter: "0",
@@ -102,6 +105,7 @@ export async function startServer(): Promise<TestServer> {
       return;
     }
     if (s.token !== null && req.headers.authorization !== `Bearer ${s.token}`) {
+      s.unauthorized++;
       res.writeHead(401).end("bad token");
       return;
     }

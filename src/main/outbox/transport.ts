@@ -5,6 +5,7 @@
  * client, a test double).
  */
 import * as args from "../args.ts";
+import { type LinkedAbort, linkedAbort } from "./signals.ts";
 
 /** One message as the relay hands it to a transport. */
 export interface OutboxMessage<P = unknown> {
@@ -205,10 +206,15 @@ export function httpTransport<P = unknown>(options: HttpTransportOptions): Trans
   const doFetch = o.fetch ?? globalThis.fetch;
   const headersOf = async () => ({ ...((await o.headers?.()) ?? {}) });
 
+  /**
+   * One POST. Its timeout covers the response body too: `links` collects
+   * each request's signal, disposed when the transport call is done.
+   */
   async function request(
     batch: readonly OutboxMessage<P>[],
     headers: Record<string, string>,
     signal: AbortSignal,
+    links: LinkedAbort[],
   ): Promise<Response> {
     const single = batchSize === 1 && batch.length === 1;
     const first = batch[0] as OutboxMessage<P>;
@@ -223,17 +229,13 @@ export function httpTransport<P = unknown>(options: HttpTransportOptions): Trans
         });
     const h: Record<string, string> = { "content-type": "application/json", ...headers };
     if (batch.length === 1) h["idempotency-key"] = first.idempotencyKey;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const link = linkedAbort(signal, timeoutMs);
+    links.push(link);
     try {
-      return await doFetch(url, {
-        method: "POST",
-        headers: h,
-        body,
-        signal: AbortSignal.any([signal, timeout]),
-      });
+      return await doFetch(url, { method: "POST", headers: h, body, signal: link.signal });
     } catch (err) {
       if (signal.aborted) throw err;
-      if (timeout.aborted) {
+      if (link.timedOut) {
         throw new TransportError(`no response within ${timeoutMs} ms from ${url.origin}`, {
           cause: err,
         });
@@ -253,11 +255,24 @@ export function httpTransport<P = unknown>(options: HttpTransportOptions): Trans
   }
 
   const transport = (async (batch, { signal }) => {
-    let res = await request(batch, await headersOf(), signal);
+    const links: LinkedAbort[] = [];
+    try {
+      return await send(batch, signal, links);
+    } finally {
+      for (const l of links) l.dispose();
+    }
+  }) as Transport<P>;
+
+  async function send(
+    batch: readonly OutboxMessage<P>[],
+    signal: AbortSignal,
+    links: LinkedAbort[],
+  ): Promise<readonly DeliveryOutcome[]> {
+    let res = await request(batch, await headersOf(), signal, links);
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
       // Token refresh: ask for the headers again and try once more.
-      res = await request(batch, await headersOf(), signal);
+      res = await request(batch, await headersOf(), signal, links);
       if (res.status === 401 || res.status === 403) {
         const text = (await res.text().catch(() => "")).slice(0, 200);
         throw new TransportError(
@@ -290,18 +305,18 @@ export function httpTransport<P = unknown>(options: HttpTransportOptions): Trans
           error: "the response had no result for this message",
         },
     );
-  }) as Transport<P>;
+  }
   transport.batchSize = batchSize;
   transport.probe = async (signal) => {
+    const link = linkedAbort(signal, Math.min(timeoutMs, 5000));
     try {
-      const res = await doFetch(probeUrl, {
-        method: "HEAD",
-        signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(timeoutMs, 5000))]),
-      });
+      const res = await doFetch(probeUrl, { method: "HEAD", signal: link.signal });
       await res.body?.cancel();
       return true;
     } catch {
       return false;
+    } finally {
+      link.dispose();
     }
   };
   return transport;

@@ -1,0 +1,71 @@
+/**
+ * The relay's default concurrency: four single-message requests in flight,
+ * one batch at a time otherwise. (Key order with four in flight: the kill
+ * test's batch-1 children.)
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { DeliveryOutcome, OutboxMessage, Transport } from "../../src/main/outbox/transport.ts";
+import { withCleanups } from "../helpers/host.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const { cleanups, tempDb } = withCleanups();
+
+/**
+ * A transport that holds each call until `release` calls are waiting at
+ * once (or all the messages not yet released are), then lets them all go.
+ */
+function gatedTransport(batchSize: number, release: number, total: number) {
+  const seen: OutboxMessage[][] = [];
+  let waiting: { n: number; go: () => void }[] = [];
+  let released = 0;
+  let max = 0;
+  const transport = (async (batch) => {
+    seen.push([...batch]);
+    await new Promise<void>((go) => {
+      waiting.push({ n: batch.length, go });
+      max = Math.max(max, waiting.length);
+      const held = waiting.reduce((a, w) => a + w.n, 0);
+      if (waiting.length >= release || held >= total - released) {
+        const all = waiting;
+        waiting = [];
+        released += held;
+        for (const w of all) w.go();
+      }
+    });
+    return batch.map((): DeliveryOutcome => ({ status: "delivered" }));
+  }) as Transport;
+  transport.batchSize = batchSize;
+  return { transport, seen, max: () => max };
+}
+
+describe("outbox concurrency", () => {
+  it("sends four single-message requests at once by default", async () => {
+    const { db } = tempDb({ retention: false });
+    const gate = gatedTransport(1, 4, 24);
+    const sync = db.outbox("sync", { transport: gate.transport });
+    cleanups.push(() => sync.stop());
+    db.transaction(() => {
+      for (let i = 0; i < 24; i++) sync.add({ i });
+    });
+    await waitFor(() => sync.stats.delivered === 24, { db, what: "delivered" });
+    assert.equal(gate.max(), 4);
+    assert.equal(gate.seen.length, 24);
+  });
+
+  it("sends one batch at a time by default when batches hold more than one message", async () => {
+    const { db } = tempDb({ retention: false });
+    const gate = gatedTransport(10, 1, 30);
+    const sync = db.outbox("sync", { transport: gate.transport });
+    cleanups.push(() => sync.stop());
+    db.transaction(() => {
+      for (let i = 0; i < 30; i++) sync.add({ i });
+    });
+    await waitFor(() => sync.stats.delivered === 30, { db, what: "delivered" });
+    assert.equal(gate.max(), 1);
+    assert.deepEqual(
+      gate.seen.map((b) => b.length),
+      [10, 10, 10],
+    );
+  });
+});
