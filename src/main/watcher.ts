@@ -112,6 +112,7 @@ export class Watcher {
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
+  private identityCheckedThisTurn = false;
   /** A rate-limited identity check put off to the end of its 250 ms window. */
   private identityTimer: NodeJS.Timeout | null = null;
   private deadError: HonkerError | null = null;
@@ -205,13 +206,19 @@ export class Watcher {
 
   /**
    * Before a write (a transaction's first): when no file events are
-   * watched (nobody listens), look at the file's identity (one stat, ~2 µs,
-   * less than the events cost the writer), so a write after the file was
-   * deleted, replaced or truncated is refused.
+   * watched (nobody listens), look at the file's identity (one stat per
+   * turn of the event loop, less than the events cost the writer), so a
+   * write after the file was deleted, replaced or truncated is refused.
    */
   checkBeforeWrite(): void {
-    if (this.fsWatcher || this.dead) return;
+    if (this.fsWatcher || this.dead || this.identityCheckedThisTurn) return;
     this.checkIdentity(true);
+    // Once per turn of the event loop: file events, too, are only seen
+    // between turns, and a loop of writes pays one stat, not one each.
+    this.identityCheckedThisTurn = true;
+    setImmediate(() => {
+      this.identityCheckedThisTurn = false;
+    }).unref();
   }
 
   /** True while the database's directory is watched for file events (someone listens). */
