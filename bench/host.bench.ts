@@ -625,33 +625,36 @@ async function sectionLatency(): Promise<void> {
     console.log(
       `     ${stage("A commit returned -> B handler", commitToHandler)}; ${stage("A call started -> B handler", callToHandler)}`,
     );
+    // The issue's measure: from just before the writer's call (its
+    // statement and commit) to the handler's start in the other process.
+    // Goals: listener p50 0.35 / p99 1.5 ms, worker p50 0.5 / p99 2 ms.
+    const goalP50 = mode === "notify" ? 0.35 : 0.5;
+    const goalP99 = mode === "notify" ? 1.5 : 2;
     record({
       section: "latency",
-      name: `${label}, commit -> handler p50 (wall clock)`,
+      name: `${label}, writer's call -> handler p50`,
+      value: median(callToHandler),
+      unit: "ms",
+      goal: goalP50,
+      sense: gapMs > 0 ? "max" : "info",
+    });
+    record({
+      section: "latency",
+      name: `${label}, writer's call -> handler p99`,
+      value: percentile(callToHandler, 99),
+      unit: "ms",
+      goal: goalP99,
+      sense: gapMs > 0 ? "max" : "info",
+    });
+    record({
+      section: "latency",
+      name: `${label}, commit returned -> handler p50 / p99 (info)`,
       value: median(commitToHandler),
       unit: "ms",
-      goal: 0.3,
-      sense: gapMs > 0 ? "max" : "info",
+      goal: 0,
+      sense: "info",
+      note: `p99 ${fmt(percentile(commitToHandler, 99))} ms; without the writer's own statement`,
     });
-    record({
-      section: "latency",
-      name: `${label}, commit -> handler p99 (wall clock)`,
-      value: percentile(commitToHandler, 99),
-      unit: "ms",
-      goal: 2,
-      sense: gapMs > 0 ? "max" : "info",
-    });
-    if (gapMs > 0) {
-      record({
-        section: "latency",
-        name: `${label}, A's call start -> handler p50 / p99 (info)`,
-        value: median(callToHandler),
-        unit: "ms",
-        goal: 0,
-        sense: "info",
-        note: `p99 ${fmt(percentile(callToHandler, 99))} ms; includes A's own enqueue/notify statement`,
-      });
-    }
     console.log(`     RTT/2 (includes B's reply commit): p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`);
   }
 }
