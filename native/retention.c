@@ -150,36 +150,11 @@ static void prune_dead_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   sqlite3_result_int64(ctx, o.changes);
 }
 
-/* Like honker_prune_notifications: the age rule first, then the count
- * rule with what is left of `limit`. */
-static void history_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  static const char *fn = "honker_x_history_prune";
-  int64_t age, keep, limit;
-  if (opt_count(ctx, argv, 0, fn, "max_age_s", HK_MAX_SECONDS, &age)) return;
-  if (opt_count(ctx, argv, 1, fn, "max_count", INT32_MAX, &keep)) return;
-  if (limit_arg(ctx, argv, 2, fn, &limit)) return;
-  hk_outcome o;
-  int64_t total = 0;
-  int began = hk_savepoint_begin(ctx);
-  int err = 0;
-  if (age >= 0) {
-    err = hk_run(ctx, fn, HK_UNCACHED, HISTORY_AGE_SQL, &o, "ii", hk_now() - age, limit);
-    if (!err) total += o.changes;
-  }
-  if (!err && keep >= 0 && total < limit) {
-    err = hk_run(ctx, fn, HK_UNCACHED, HISTORY_COUNT_SQL, &o, "ii", keep, limit - total);
-    if (!err) total += o.changes;
-  }
-  hk_savepoint_end(ctx, began, !err);
-  if (!err) sqlite3_result_int64(ctx, total);
-}
-
-/* Like honker_x_history_prune, for _honker_x_outbox_dead; the count rule
- * keeps the newest max_count rows of each outbox. */
-static void outbox_dead_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
-  static const char *fn = "honker_x_outbox_dead_prune";
+/* honker_x_history_prune and honker_x_outbox_dead_prune, (max_age_s,
+ * max_count, limit), like honker_prune_notifications: the age rule first,
+ * then the count rule with what is left of `limit`, in one savepoint. */
+static void age_count_prune(sqlite3_context *ctx, sqlite3_value **argv, const char *fn,
+                            const char *age_sql, const char *count_sql) {
   int64_t age, keep, limit;
   if (opt_count(ctx, argv, 0, fn, "max_age_s", HK_MAX_SECONDS, &age)) return;
   if (opt_count(ctx, argv, 1, fn, "max_count", INT32_MAX, &keep)) return;
@@ -189,15 +164,27 @@ static void outbox_dead_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value *
   int began = hk_savepoint_begin(ctx);
   int err = 0;
   if (age >= 0 && limit > 0) {
-    err = hk_run(ctx, fn, HK_UNCACHED, OUTBOX_DEAD_AGE_SQL, &o, "ii", hk_now() - age, limit);
+    err = hk_run(ctx, fn, HK_UNCACHED, age_sql, &o, "ii", hk_now() - age, limit);
     if (!err) total += o.changes;
   }
   if (!err && keep >= 0 && total < limit) {
-    err = hk_run(ctx, fn, HK_UNCACHED, OUTBOX_DEAD_COUNT_SQL, &o, "ii", keep, limit - total);
+    err = hk_run(ctx, fn, HK_UNCACHED, count_sql, &o, "ii", keep, limit - total);
     if (!err) total += o.changes;
   }
   hk_savepoint_end(ctx, began, !err);
   if (!err) sqlite3_result_int64(ctx, total);
+}
+
+static void history_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  age_count_prune(ctx, argv, "honker_x_history_prune", HISTORY_AGE_SQL, HISTORY_COUNT_SQL);
+}
+
+/* The count rule keeps the newest max_count rows of each outbox. */
+static void outbox_dead_prune_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  age_count_prune(ctx, argv, "honker_x_outbox_dead_prune", OUTBOX_DEAD_AGE_SQL,
+                  OUTBOX_DEAD_COUNT_SQL);
 }
 
 int hk_register_retention(sqlite3 *db, hk_conn *c) {

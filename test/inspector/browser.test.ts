@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { type Inspector, inspectFile, inspector } from "../../src/inspector/index.ts";
-import { launch, SHOTS } from "./browser.ts";
+import { launch, newPage as openPage, SHOTS } from "./browser.ts";
 import { otherConnection, type Seeded, seed } from "./seed.ts";
 
 let browser: Browser | null = null;
@@ -26,17 +26,9 @@ before(async () => {
 });
 after(async () => closeBrowser?.());
 
-/** A page that records CSP violations and page errors. */
-async function newPage(): Promise<{ page: Page; problems: string[] }> {
+function newPage(): Promise<{ page: Page; problems: string[] }> {
   assert.ok(browser);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(e.message));
-  return { page, problems };
+  return openPage(browser);
 }
 
 const stat = (page: Page, queue: string, label: string) =>

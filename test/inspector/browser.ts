@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.HONKER_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -67,4 +67,16 @@ export async function launch(): Promise<Launched | string> {
     console.log(`# SKIP inspector browser tests: ${reason} (set CI=1 to make this an error)`);
   }
   return reason;
+}
+
+/** A fresh page that records console errors, CSP violations and page errors. */
+export async function newPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(e.message));
+  return { page, problems };
 }

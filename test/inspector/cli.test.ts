@@ -4,52 +4,15 @@
  * arguments.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { TS_FLAGS } from "../helpers/db.ts";
 import { launch, SHOTS } from "./browser.ts";
+import { CLI, startCli as start, stopCli as stop } from "./cli-child.ts";
 import { seed } from "./seed.ts";
-
-const CLI = resolve(import.meta.dirname, "..", "..", "src", "inspector", "cli.ts");
-
-/** Starts the CLI; resolves with the child and the lines printed until the URL. */
-function start(args: string[]): Promise<{ child: ChildProcess; lines: string[]; url: string }> {
-  const child = spawn(process.execPath, [...TS_FLAGS, CLI, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolvePromise, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`no URL in 30 s: ${out} ${err}`)), 30_000);
-    child.stderr?.on("data", (d) => {
-      err += d;
-    });
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise({ child, lines: out.trim().split("\n"), url: m[0] });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}: ${out} ${err}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolvePromise) => {
-    if (child.exitCode !== null) return resolvePromise(child.exitCode);
-    child.removeAllListeners("exit");
-    child.on("exit", (code) => resolvePromise(code));
-    child.kill("SIGTERM");
-  });
-}
 
 let browser: Browser | null = null;
 let closeBrowser: (() => Promise<void>) | null = null;

@@ -13,7 +13,7 @@ import { type Inspector, inspectFile, inspector } from "../../src/inspector/inde
 import { type AnyHonkerDatabase, open } from "../../src/main/database.ts";
 import type { DeliveryOutcome } from "../../src/main/outbox/transport.ts";
 import { tempDir } from "../helpers/db.ts";
-import { launch, SHOTS } from "./browser.ts";
+import { launch, newPage as openPage, SHOTS } from "./browser.ts";
 import { seedOutbox } from "./outbox-seed.ts";
 
 let browser: Browser | null = null;
@@ -30,16 +30,9 @@ before(async () => {
 });
 after(async () => closeBrowser?.());
 
-async function newPage(): Promise<{ page: Page; problems: string[] }> {
+function newPage(): Promise<{ page: Page; problems: string[] }> {
   assert.ok(browser);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(e.message));
-  return { page, problems };
+  return openPage(browser);
 }
 
 const stat = (page: Page, label: string) =>

@@ -8,18 +8,18 @@
  * created, empty, by any reader: see docs/inspector.md.)
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { TS_FLAGS, tempDir } from "../helpers/db.ts";
+import { tempDir } from "../helpers/db.ts";
 import { type HonkerDatabase, loadUpstream } from "../helpers/honker-upstream.ts";
 
 const upstream = loadUpstream();
 const skip = "reason" in upstream ? `upstream honker unavailable: ${upstream.reason}` : false;
-const CLI = resolve(import.meta.dirname, "..", "..", "src", "inspector", "cli.ts");
+
+import { startCli, stopCli } from "./cli-child.ts";
 
 /** Writes the file with honker alone: queue "emails" (3 due, 1 dead), stream "orders", a notification. */
 function writeWithHonker(path: string): { deadId: number } {
@@ -78,41 +78,6 @@ function fingerprint(path: string): { sha256: string; mtimeMs: number; tables: s
   } finally {
     conn.close();
   }
-}
-
-function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...TS_FLAGS, CLI, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolvePromise, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`no URL in 30 s: ${out} ${err}`)), 30_000);
-    child.stderr?.on("data", (d) => {
-      err += d;
-    });
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise({ child, url: m[0] });
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}: ${out} ${err}`));
-    });
-  });
-}
-
-function stopCli(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolvePromise) => {
-    if (child.exitCode !== null) return resolvePromise(child.exitCode);
-    child.removeAllListeners("exit");
-    child.on("exit", (code) => resolvePromise(code));
-    child.kill("SIGTERM");
-  });
 }
 
 describe("inspect a file written by upstream honker", { skip, timeout: 90_000 }, () => {
