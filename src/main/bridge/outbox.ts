@@ -14,21 +14,10 @@
 import type { WireDeadMessage, WireOutboxStatus } from "../../protocol/index.ts";
 import type { HonkerDatabase } from "../database.ts";
 import { HonkerError } from "../errors.ts";
-import type { Outbox, OutboxStatus } from "../outbox/outbox.ts";
-import { plucked } from "../statements.ts";
+import { type Outbox, type OutboxStatus, storedStatus } from "../outbox/outbox.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: serves any schema
 type AnyDb = HonkerDatabase<any>;
-
-interface StatsRow {
-  dead: number;
-  delivered: number;
-  inflight: number;
-  last_delivered_at: number | null;
-  next_attempt_at: number | null;
-  paused: boolean;
-  pending: number;
-}
 
 function toWire(s: OutboxStatus): WireOutboxStatus {
   return {
@@ -48,22 +37,10 @@ function toWire(s: OutboxStatus): WireOutboxStatus {
 export function outboxStatus(db: AnyDb, name: string): WireOutboxStatus {
   const ob = db.openedOutbox(name);
   if (ob) return toWire(ob.status());
-  const row = JSON.parse(
-    db.read(
-      `outbox('${name}').status`,
-      () => plucked(db.raw, "SELECT honker_x_outbox_stats(?)").get(name) as string,
-    ),
-  ) as StatsRow;
   return {
-    pending: row.pending,
-    inFlight: row.inflight,
-    dead: row.dead,
-    delivered: row.delivered,
+    ...storedStatus(db, name),
     online: null,
-    paused: row.paused === true,
     lastError: null,
-    lastDeliveredAt: row.last_delivered_at,
-    nextAttemptAt: row.next_attempt_at,
   };
 }
 

@@ -108,6 +108,28 @@ interface StatsRow {
   pending: number;
 }
 
+/** What the file says of an outbox (counts, the stored pause): status() less this relay's own view. */
+export type StoredOutboxStatus = Omit<OutboxStatus, "online" | "lastError">;
+
+/** Reads an outbox's counts and stored pause from the file (honker_x_outbox_stats). */
+export function storedStatus(db: Host, name: string): StoredOutboxStatus {
+  const row = JSON.parse(
+    db.read(
+      `outbox('${name}').status`,
+      () => plucked(db.raw, "SELECT honker_x_outbox_stats(?)").get(name) as string,
+    ),
+  ) as StatsRow;
+  return {
+    pending: row.pending,
+    inFlight: row.inflight,
+    dead: row.dead,
+    delivered: row.delivered,
+    paused: row.paused,
+    lastDeliveredAt: row.last_delivered_at,
+    nextAttemptAt: row.next_attempt_at,
+  };
+}
+
 /** A batch's outcomes waiting for the turn's settle transaction. */
 interface PendingSettle<P> {
   batch: readonly OutboxMessage<P>[];
@@ -320,22 +342,12 @@ export class Outbox<P = unknown> {
 
   /** Counts, connectivity and the last failure, as of now. */
   status(): OutboxStatus {
-    const row = JSON.parse(
-      this.db.read(
-        `outbox('${this.name}').status`,
-        () => plucked(this.db.raw, "SELECT honker_x_outbox_stats(?)").get(this.name) as string,
-      ),
-    ) as StatsRow;
+    const stored = storedStatus(this.db, this.name);
     return {
-      pending: row.pending,
-      inFlight: row.inflight,
-      dead: row.dead,
-      delivered: row.delivered,
+      ...stored,
       online: this.online,
-      paused: row.paused || this.autoPaused,
+      paused: stored.paused || this.autoPaused,
       lastError: this.lastError,
-      lastDeliveredAt: row.last_delivered_at,
-      nextAttemptAt: row.next_attempt_at,
     };
   }
 
