@@ -673,20 +673,22 @@ export class Worker<P, R> {
       if (this.resultTtl !== false && c.save) withResult.push(c);
       else plain.push(c.id);
     }
-    let next: ClaimedJob<P>[] = [];
+    let next: ClaimedJob<P>[];
     try {
-      db.transaction(() => {
+      // The claimed jobs come out only if the whole transaction committed.
+      next = db.transaction(() => {
         if (plain.length > 0) this.queue.ackMany(plain, this.workerId);
         for (const c of withResult) {
           if (this.queue.ack(c.id, this.workerId)) this.queue.saveResult(c.id, c.result, ttl);
         }
-        next = this.claimWithAcks();
+        return this.claimWithAcks();
       });
       this.stats.completed += batch.length;
     } catch (err) {
       // Busy or disk full: the claims lapse and the jobs run again (at-least-once).
       if (isTerminal(err)) return;
       for (const c of batch) this.fail(err, this.placeholder(c.id), "retry");
+      return;
     }
     // Handlers start after the commit, never inside our transaction.
     for (const job of next) this.run(job);

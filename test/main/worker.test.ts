@@ -76,6 +76,41 @@ describe("queue.work", () => {
     assert.equal(worker.stats.completed, 200);
   });
 
+  it("never starts a handler for a job whose claim did not commit", async () => {
+    // Once a job is in the history, every claim fails at COMMIT (a deferred
+    // foreign key its trigger breaks): the claim made with the acks rolls
+    // back with them, and its jobs must not run (they are pending again).
+    h.db.raw.exec(`
+      CREATE TABLE parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER claims_fail_after_an_ack AFTER UPDATE OF state ON _honker_live
+        WHEN NEW.state = 'processing' AND (SELECT count(*) FROM _honker_x_history) > 0
+        BEGIN INSERT INTO child VALUES (42); END;`);
+    const q = h.db.queue("q");
+    q.enqueueMany(Array.from({ length: 20 }, (_, i) => i));
+    const stateAtStart: string[] = [];
+    const errors: unknown[] = [];
+    const read = h.db.raw.prepare(
+      "SELECT state || ':' || worker_id FROM _honker_live WHERE id = ?",
+    );
+    const worker = q.work(
+      (job) => {
+        stateAtStart.push(read.pluck().get(job.id) as string);
+      },
+      { concurrency: 4, workerId: "w", onError: (err) => errors.push(err) },
+    );
+    await waitFor(() => errors.length > 0, { db: h.db, timeoutMs: 5000, what: "a failed commit" });
+    await worker.stop({ graceMs: 0 });
+    // Each round: a fill claims (the acks rolled back, so no history yet),
+    // its handlers run, and the ack+claim commit fails again.
+    assert.ok(stateAtStart.length >= 4);
+    assert.deepEqual(
+      stateAtStart.filter((s) => s !== "processing:w"),
+      [],
+      "every handler started on a committed claim",
+    );
+  });
+
   it("retries a failing job with backoff, then dead-letters it", async () => {
     const q = h.db.queue("q");
     const attempts: number[] = [];
