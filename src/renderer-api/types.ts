@@ -191,39 +191,24 @@ export type GrantedOutboxes<S extends ClientSchema, G> = G extends { outboxes?: 
       | Extract<Keys<NonNullable<T>>, OutboxNames<S>>
       | (string extends Keys<NonNullable<T>> ? OutboxNames<S> : never)
   : never;
-type OutboxGrantOf<G, N extends string> = G extends { outboxes?: infer T }
-  ? N extends keyof NonNullable<T>
-    ? NonNullable<T>[N]
-    : string extends keyof NonNullable<T>
-      ? NonNullable<T>[string]
-      : never
-  : never;
+/** The grant a window holds for `N` of kind `K` (a named grant, else its "*"-style string index). */
+type GrantOf<G, K extends string, N extends string> =
+  G extends Partial<Record<K, infer T>>
+    ? N extends keyof NonNullable<T>
+      ? NonNullable<T>[N]
+      : string extends keyof NonNullable<T>
+        ? NonNullable<T>[string]
+        : never
+    : never;
+type OutboxGrantOf<G, N extends string> = GrantOf<G, "outboxes", N>;
 /** Outboxes whose status the window may read (what `useOutbox` accepts). */
 export type StatusOutboxes<S extends ClientSchema, G> = {
   [N in GrantedOutboxes<S, G>]: Granted<OutboxGrantOf<G, N>, "status"> extends true ? N : never;
 }[GrantedOutboxes<S, G>];
 
-type ChannelGrantOf<G, C extends string> = G extends { channels?: infer T }
-  ? C extends keyof NonNullable<T>
-    ? NonNullable<T>[C]
-    : string extends keyof NonNullable<T>
-      ? NonNullable<T>[string]
-      : never
-  : never;
-type QueueGrantOf<G, Q extends string> = G extends { queues?: infer T }
-  ? Q extends keyof NonNullable<T>
-    ? NonNullable<T>[Q]
-    : string extends keyof NonNullable<T>
-      ? NonNullable<T>[string]
-      : never
-  : never;
-type StreamGrantOf<G, N extends string> = G extends { streams?: infer T }
-  ? N extends keyof NonNullable<T>
-    ? NonNullable<T>[N]
-    : string extends keyof NonNullable<T>
-      ? NonNullable<T>[string]
-      : never
-  : never;
+type ChannelGrantOf<G, C extends string> = GrantOf<G, "channels", C>;
+type QueueGrantOf<G, Q extends string> = GrantOf<G, "queues", Q>;
+type StreamGrantOf<G, N extends string> = GrantOf<G, "streams", N>;
 
 export type NotifiableChannels<S extends ClientSchema, G> = {
   [C in Keys<S["channels"]>]: Granted<ChannelGrantOf<G, C>, "notify"> extends true ? C : never;
