@@ -194,11 +194,17 @@ describe("outboxes in renderer windows", () => {
     });
     // Control needs the outbox open in main.
     await assert.rejects(client.outbox("sync").pause(), (e) => hasCode(e, "HONKER_NOT_FOUND"));
-    // Opened in main (without a transport): its own view, online and paused included.
+    // Opened in main without a transport (it only adds): nobody relays, so
+    // online stays unknown; the stored pause shows, and no next attempt.
     const ob = h.db.outbox("sync");
     ob.pause();
-    assert.deepEqual(await client.outbox("sync").status(), { ...ob.status() });
+    assert.deepEqual(await client.outbox("sync").status(), {
+      ...ob.status(),
+      online: null,
+      lastError: null,
+    });
     assert.equal((await client.outbox("sync").status()).paused, true);
+    assert.equal((await client.outbox("sync").status()).nextAttemptAt, null);
     assert.throws(
       () => h.db.openedOutbox(5 as never),
       (e: unknown) => isHonkerError(e, "HONKER_INVALID_ARGUMENT") && /openedOutbox/.test(String(e)),

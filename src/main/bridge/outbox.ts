@@ -4,7 +4,8 @@
  * `control`, steers the outbox main has open.
  *
  * Which outbox answers: the one `db.outbox(name, ...)` opened in this
- * process and not stopped (`db.openedOutbox`). When none is, the status is
+ * process and not stopped (`db.openedOutbox`), if it has a transport. When
+ * none is (or it only adds), the status is
  * read from the file (counts and the stored pause are there) with
  * `online: null` and `lastError: null` (nobody in main relays it), and control calls are
  * refused with HONKER_NOT_FOUND. The bridge never opens an outbox itself:
@@ -36,7 +37,8 @@ function toWire(s: OutboxStatus): WireOutboxStatus {
 /** The status of outbox `name`: from the outbox open in main, else from the file. */
 export function outboxStatus(db: AnyDb, name: string): WireOutboxStatus {
   const ob = db.openedOutbox(name);
-  if (ob) return toWire(ob.status());
+  // A handle without a transport relays nothing: its online is no one's.
+  if (ob?.relays) return toWire(ob.status());
   return {
     ...storedStatus(db, name),
     online: null,

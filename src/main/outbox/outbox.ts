@@ -75,7 +75,7 @@ export interface OutboxStatus {
   lastError: string | null;
   /** Unix seconds of the last delivery (any process), or null. */
   lastDeliveredAt: number | null;
-  /** Unix seconds when the oldest waiting message is due (past: now), or null. */
+  /** Unix seconds when the oldest waiting message is due (past: now), or null (none waiting, or paused). */
   nextAttemptAt: number | null;
 }
 
@@ -126,7 +126,8 @@ export function storedStatus(db: Host, name: string): StoredOutboxStatus {
     delivered: row.delivered,
     paused: row.paused,
     lastDeliveredAt: row.last_delivered_at,
-    nextAttemptAt: row.next_attempt_at,
+    // Paused: nothing is attempted until a resume.
+    nextAttemptAt: row.paused ? null : row.next_attempt_at,
   };
 }
 
@@ -348,7 +349,13 @@ export class Outbox<P = unknown> {
       online: this.online,
       paused: stored.paused || this.autoPaused,
       lastError: this.lastError,
+      nextAttemptAt: this.autoPaused ? null : stored.nextAttemptAt,
     };
+  }
+
+  /** True when this handle sends (it has a transport), false when it only adds and inspects. */
+  get relays(): boolean {
+    return this.transport !== undefined;
   }
 
   /** Calls `listener` with the status whenever it changes (not on a timer). Returns an unsubscribe function. */
