@@ -121,10 +121,14 @@ export function runAction(
     }
     case "pauseQueue": {
       // Stored in the file: every worker of every process stops claiming.
-      const ok = db.queue(a.queue).pause();
+      const q = db.queue(a.queue);
+      const ok = q.pause();
+      const s = q.stats();
+      // A name with no job yet is paused too (ahead of time), but say so: a typo shows.
+      const empty = s.pending + s.processing + s.dead === 0;
       return {
         message: ok
-          ? `queue ${a.queue} paused: no worker claims its jobs until it is resumed`
+          ? `queue ${a.queue} paused: no worker claims its jobs until it is resumed${empty ? " (it holds no jobs now)" : ""}`
           : `queue ${a.queue} was already paused`,
       };
     }
@@ -195,9 +199,12 @@ function runOutboxAction(db: AnyHonkerDatabase, a: OutboxAction): { message: str
       case "pauseOutbox": {
         // Stored in the file: every relay of every process stops sending.
         const ok = ob.pause();
+        const s = ob.status();
+        // A name with no message yet is paused too (ahead of time), but say so: a typo shows.
+        const empty = s.pending + s.inFlight + s.dead + s.delivered === 0;
         return {
           message: ok
-            ? `outbox ${a.outbox} paused: no relay sends until it is resumed`
+            ? `outbox ${a.outbox} paused: no relay sends until it is resumed${empty ? " (it has no messages yet)" : ""}`
             : `outbox ${a.outbox} was already paused`,
         };
       }

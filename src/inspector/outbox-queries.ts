@@ -87,6 +87,9 @@ const SQL = {
   deadNames: distinct("_honker_x_outbox_dead"),
   statsNames: "SELECT outbox FROM _honker_x_outbox_stats",
   // Through the extension: a file without the pause table has none paused.
+  pausedNames:
+    "SELECT json_extract(value, '$.name') FROM json_each(honker_x_paused_list()) " +
+    "WHERE json_extract(value, '$.kind') = 'outbox'",
   pausedAt:
     "SELECT json_extract(value, '$.paused_at') FROM json_each(honker_x_paused_list()) " +
     "WHERE json_extract(value, '$.kind') = 'outbox' AND json_extract(value, '$.name') = @o",
@@ -185,7 +188,14 @@ export class OutboxQueries {
   names(): string[] {
     if (!this.available()) return [];
     const names = new Set<string>();
-    for (const sql of [SQL.waitingNames, SQL.inflightNames, SQL.deadNames, SQL.statsNames]) {
+    // A paused outbox shows even before its first message, so it can be resumed.
+    for (const sql of [
+      SQL.waitingNames,
+      SQL.inflightNames,
+      SQL.deadNames,
+      SQL.statsNames,
+      SQL.pausedNames,
+    ]) {
       for (const v of this.stmt(sql).pluck().all() as string[]) names.add(v);
     }
     return [...names].sort();

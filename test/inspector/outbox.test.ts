@@ -205,6 +205,29 @@ describe("inspector outboxes", { timeout: 60_000 }, () => {
       await relay.stop();
     }));
 
+  it("lists an outbox paused before its first message, and says it has none", () =>
+    withServed(async ({ get, post }) => {
+      const r = await post({ action: "pauseOutbox", outbox: "ghost" });
+      assert.deepEqual(r.body, {
+        message: "outbox ghost paused: no relay sends until it is resumed (it has no messages yet)",
+      });
+      const q = await post({ action: "pauseQueue", queue: "ghostq" });
+      assert.equal(
+        q.body.message,
+        "queue ghostq paused: no worker claims its jobs until it is resumed (it holds no jobs now)",
+      );
+      const { body } = await get<{
+        outboxes: { name: string; paused: boolean; pending: number }[];
+      }>("/api/overview");
+      assert.deepEqual(
+        body.outboxes.map((o) => [o.name, o.paused, o.pending]),
+        [
+          ["ghost", true, 0],
+          ["sync", false, 5],
+        ],
+      );
+    }));
+
   it("redrives one dead message, then all, and purges, leaving db.outbox(name) to the app", () =>
     withServed(async ({ db, post }) => {
       const state = (id: number) =>
