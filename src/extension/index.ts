@@ -129,9 +129,10 @@ export function getLoadablePath(root: string = packageRoot, host: Partial<HostIn
   const id = prebuildId(h.platform, h.arch, h.libc);
   throw new Error(
     `honker-electron: no SQLite extension for ${id}${h.libc ? ` (${h.libc})` : ""}. ` +
-      `Looked in: ${candidates.join(", ")}. This package ships prebuilds for linux-x64, ` +
-      "linux-arm64, linux-x64-musl, linux-arm64-musl, win32-x64, win32-arm64, darwin-x64 and " +
-      "darwin-arm64. To build from source (needs a C compiler), run 'npx honker-electron-build' " +
+      `Looked in: ${candidates.join(", ")}. The published package ships prebuilds for ` +
+      "linux-x64, linux-arm64, linux-x64-musl, linux-arm64-musl, win32-x64, win32-arm64, " +
+      "darwin-x64 and darwin-arm64 (a package packed without running 'npm run prebuild:all' " +
+      "has none). To build from source (needs a C compiler), run 'npx honker-electron-build' " +
       "in your project, or set HONKER_EXTENSION_PATH to a built honker library.",
   );
 }

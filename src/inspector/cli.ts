@@ -106,6 +106,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`honker-electron: ${(err as Error).message ?? String(err)}\n`);
+  // Errors of the kit already start with "honker-electron: ".
+  const message = String((err as Error).message ?? err).replace(/^honker-electron: /, "");
+  process.stderr.write(`honker-electron: ${message}\n`);
   process.exit(1);
 });

@@ -78,7 +78,14 @@ export function startDemo(options: { dir?: string } = {}): Demo {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "honker-demo-"));
   const ownsDir = options.dir === undefined;
   const path = join(dir, "demo.db");
-  const db = open(path);
+  let db: ReturnType<typeof open>;
+  try {
+    db = open(path);
+  } catch (err) {
+    // A refused open (no extension for this platform...) leaves no folder behind.
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const stop = new AbortController();
   const { signal } = stop;
   const quiet = { onError: () => {} };

@@ -256,7 +256,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       } catch (err) {
         throw new HonkerError(
           "HONKER_EXTENSION",
-          `open(${path}): could not load the honker SQLite extension: ${(err as Error).message}`,
+          `open(${path}): could not load the honker SQLite extension: ${String((err as Error).message).replace(/^honker-electron: /, "")}`,
           { cause: err },
         );
       }

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
@@ -171,6 +172,25 @@ describe("honker-electron inspect", { timeout: 60_000 }, () => {
       const r = spawnSync(process.execPath, [...TS_FLAGS, CLI, ...args], { encoding: "utf8" });
       assert.equal(r.status, 2, args.join(" "));
       assert.match(r.stderr, /Usage:/);
+    }
+  });
+
+  it("says once why the demo cannot start, and leaves no demo folder behind", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "honker-cli-demo-fail-"));
+    try {
+      const r = spawnSync(process.execPath, [...TS_FLAGS, CLI, "demo"], {
+        encoding: "utf8",
+        env: { ...process.env, HONKER_EXTENSION_PATH: "/nonexistent/honker.so", TMPDIR: tmp },
+      });
+      assert.equal(r.status, 1);
+      assert.match(
+        r.stderr,
+        /^honker-electron: open\(.*demo\.db\): could not load the honker SQLite extension: HONKER_EXTENSION_PATH points to /,
+      );
+      assert.equal(r.stderr.split("honker-electron:").length, 2, "one prefix");
+      assert.deepEqual(readdirSync(tmp), []);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
