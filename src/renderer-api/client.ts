@@ -628,12 +628,8 @@ function buildClient(core: ClientCore): HonkerClient<ClientSchema, AllGranted> {
           fn,
           options?.onError,
         ),
-      pause: async () => {
-        unwrap(await core.api.outboxPause(name));
-      },
-      resume: async () => {
-        unwrap(await core.api.outboxResume(name));
-      },
+      pause: async () => unwrap(await core.api.outboxPause(name)),
+      resume: async () => unwrap(await core.api.outboxResume(name)),
       flush: async () => unwrap(await core.api.outboxFlush(name)),
       dead: async (options?: { limit?: number }) =>
         unwrap(await core.api.outboxDead(name, options?.limit)),

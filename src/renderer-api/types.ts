@@ -143,9 +143,10 @@ type OutboxStatusRead = {
   ): () => void;
 };
 type OutboxControl<P> = {
-  /** Stops main's relay from sending (batches in flight finish). */
-  pause(): Promise<void>;
-  resume(): Promise<void>;
+  /** Pauses the outbox in the file: no relay sends (batches in flight finish). Resolves false if it was paused already. */
+  pause(): Promise<boolean>;
+  /** Resumes it; resolves false if it was not paused. */
+  resume(): Promise<boolean>;
   /** Tries every waiting message now; resolves with how many were waiting on a backoff. */
   flush(): Promise<number>;
   /** Dead messages, newest first (default 100, at most 1000). */

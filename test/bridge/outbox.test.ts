@@ -265,14 +265,15 @@ describe("outboxes in renderer windows", () => {
       { key: dead[0]?.key, payload: dead[0]?.payload, error: dead[0]?.error },
       { key: "n1", payload: { note: 1 }, error: "bad note" },
     );
-    await sync.pause();
+    assert.equal(await sync.pause(), true);
+    assert.equal(await sync.pause(), false, "paused already");
     assert.equal(ob.status().paused, true);
     t.answer = null; // the server takes it now
     assert.equal(await sync.redrive([dead[0]?.id as number]), 1);
     assert.equal(ob.status().pending, 1);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(t.batches.length, 1, "paused: nothing sent");
-    await sync.resume();
+    assert.equal(await sync.resume(), true);
     await waitFor(() => ob.status().delivered === 1, { what: "delivered after resume" });
     assert.equal(await sync.flush(), 0);
     assert.equal(await sync.redrive(), 0, "nothing dead any more");

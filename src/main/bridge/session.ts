@@ -339,14 +339,12 @@ export class BridgeSession {
       outboxPause: this.guard((outbox: unknown) => {
         const name = checkName(outbox, "outboxPause");
         outboxGrant(this.grants, name, "control");
-        openedOutbox(db, name, `outbox('${name}').pause`).pause();
-        return true;
+        return openedOutbox(db, name, `outbox('${name}').pause`).pause();
       }),
       outboxResume: this.guard((outbox: unknown) => {
         const name = checkName(outbox, "outboxResume");
         outboxGrant(this.grants, name, "control");
-        openedOutbox(db, name, `outbox('${name}').resume`).resume();
-        return true;
+        return openedOutbox(db, name, `outbox('${name}').resume`).resume();
       }),
       outboxFlush: this.guard((outbox: unknown) => {
         const name = checkName(outbox, "outboxFlush");
