@@ -95,6 +95,22 @@ export interface CheckpointStats {
   maxWalBytes: number;
   /** Checkpoints the writer ran itself because the -wal passed the hard bound. */
   forced: number;
+  /** Synchronous bursts (the timer overdue) during which SQLite's own automatic checkpoint ran. */
+  inline: number;
+}
+
+/** The checkpoints a writer can run on its own connection. */
+export interface WriterCheckpoints {
+  /** RESTART: copies everything and waits for readers (the back-pressure past the hard bound). */
+  force(): CheckpointResult;
+  /** Sets SQLite's own automatic checkpoint (in pages; 0: off) on the writer's connection. */
+  autocheckpoint(pages: number): void;
+}
+
+export interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
 }
 
 /** Checkpointer options; see OpenOptions.checkpointAfterWalBytes. */
@@ -116,6 +132,18 @@ export function walHardBytes(minWalBytes: number): number {
 
 /** The writer checks the -wal size once per this many commits (a stat costs ~2 µs). */
 const HARD_CHECK_EVERY = 32;
+/**
+ * The background timer this late (or BURST_COMMITS commits without a turn of
+ * the event loop) means the writes come in one synchronous burst: the thread cannot be asked to
+ * checkpoint, and nothing else can use the loop meanwhile, so the writer
+ * checkpoints itself: SQLite's own automatic checkpoint (PASSIVE, at the
+ * threshold's page count) is switched on until the timer finally runs,
+ * instead of letting the WAL grow to the hard bound and the expensive
+ * RESTART there.
+ */
+const TIMER_OVERDUE_MS = 50;
+/** This many commits without a turn of the event loop also make a burst. */
+const BURST_COMMITS = 64;
 /** How long a writer past the hard bound keeps trying to get the checkpoint lock. */
 const FORCED_WAIT_MS = 500;
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -146,6 +174,7 @@ export class Checkpointer {
     resets: 0,
     maxWalBytes: 0,
     forced: 0,
+    inline: 0,
   };
 
   private readonly minWalBytes: number;
@@ -157,6 +186,11 @@ export class Checkpointer {
   /** When a checkpoint last reset the WAL (or when this started). */
   private lastResetAt = Date.now();
   private walBytes = 0;
+  private timerArmedAt = 0;
+  /** Commits since the event loop last turned (reset by a setImmediate). */
+  private commitsThisTurn = 0;
+  /** The writer whose automatic checkpoint is on for a burst, or null. */
+  private burstWriter: WriterCheckpoints | null = null;
 
   constructor(path: string, options: CheckpointerOptions = {}) {
     this.path = path;
@@ -168,13 +202,18 @@ export class Checkpointer {
   }
 
   /**
-   * Called by the writer after each local commit: every HARD_CHECK_EVERY
-   * commits, if the -wal file is past the hard bound, checkpoints it right
-   * here (the writer waits: back-pressure) with `checkpoint`, which runs
-   * `PRAGMA wal_checkpoint(TRUNCATE)` on the writer's connection.
+   * Called by the writer after each local commit. Every HARD_CHECK_EVERY
+   * commits: in a synchronous burst, SQLite's automatic checkpoint goes on
+   * for the writer's connection until the loop turns; past the hard bound,
+   * the writer checkpoints right here (RESTART: it waits, the back-pressure).
    */
-  afterCommit(checkpoint: () => { busy: number; log: number; checkpointed: number }): void {
+  afterCommit(writer: WriterCheckpoints): void {
     this.noteCommit();
+    if (this.commitsThisTurn++ === 0) {
+      setImmediate(() => {
+        this.commitsThisTurn = 0;
+      }).unref();
+    }
     if (++this.commitsSinceCheck < HARD_CHECK_EVERY) return;
     this.commitsSinceCheck = 0;
     let bytes = 0;
@@ -184,9 +223,22 @@ export class Checkpointer {
       return;
     }
     this.stats.maxWalBytes = Math.max(this.stats.maxWalBytes, bytes);
+    const burst =
+      this.commitsThisTurn >= BURST_COMMITS ||
+      (this.timer !== null && Date.now() - this.timerArmedAt > this.delayMs + TIMER_OVERDUE_MS);
+    if (burst && this.burstWriter === null) {
+      try {
+        writer.autocheckpoint(Math.max(16, Math.ceil(this.minWalBytes / 4096)));
+        this.burstWriter = writer;
+        this.stats.inline++;
+      } catch {
+        // the next check tries again
+      }
+    }
     if (bytes < this.hardBytes) return;
     this.walBytes = bytes;
     this.stats.forced++;
+    const checkpoint = () => writer.force();
     try {
       // Another connection's checkpoint (a PASSIVE pass over a big WAL, in
       // this process's thread or another process) holds the checkpoint lock,
@@ -210,11 +262,25 @@ export class Checkpointer {
   /** A local commit happened: checkpoint within delayMs (coalesced). */
   noteCommit(): void {
     if (this.closed || this.timer) return;
+    this.timerArmedAt = Date.now();
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.endBurst();
       this.request();
     }, this.delayMs);
     this.timer.unref();
+  }
+
+  /** The loop turns again: checkpoints go back to the thread. */
+  private endBurst(): void {
+    const writer = this.burstWriter;
+    if (!writer) return;
+    this.burstWriter = null;
+    try {
+      writer.autocheckpoint(0);
+    } catch {
+      // closed meanwhile
+    }
   }
 
   private request(): void {

@@ -11,7 +11,7 @@ import { basename, dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { getLoadablePath } from "../extension/index.ts";
 import * as args from "./args.ts";
-import { Checkpointer } from "./checkpointer.ts";
+import { Checkpointer, type CheckpointResult, type WriterCheckpoints } from "./checkpointer.ts";
 import { fromSqlite, HonkerError } from "./errors.ts";
 import type { Closeable, Host } from "./host.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
@@ -220,13 +220,13 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   /** The background retention task (null when disabled). */
   readonly retention: Retention | null;
   private readonly busyTimeoutMs: number;
-  /** The writer's own checkpoint, for when the -wal passes the hard bound. */
-  private readonly forceCheckpoint = () =>
-    prepared(this.raw, "PRAGMA wal_checkpoint(RESTART)").get() as {
-      busy: number;
-      log: number;
-      checkpointed: number;
-    };
+  /** The writer's own checkpoints: past the hard bound, and in a synchronous burst. */
+  private readonly writerCheckpoints: WriterCheckpoints = {
+    force: () => prepared(this.raw, "PRAGMA wal_checkpoint(RESTART)").get() as CheckpointResult,
+    autocheckpoint: (pages) => {
+      if (this.raw.open) this.raw.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
+    },
+  };
   private busyTimeoutStmt!: Database.Statement;
 
   constructor(path: string, options: OpenOptions = {}) {
@@ -549,7 +549,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   /** After a local commit: wake local waiters, schedule a background checkpoint. */
   private committed(): void {
     this.watcher.notifyLocal();
-    this.checkpointer?.afterCommit(this.forceCheckpoint);
+    this.checkpointer?.afterCommit(this.writerCheckpoints);
   }
 
   /** Registers something close() must stop first. Returns an unregister function. */

@@ -101,6 +101,7 @@ export class Watcher {
   private fileEventsAvailable = false;
   /** Stops file events once nobody has listened for FILE_EVENTS_LINGER_MS. */
   private lingerTimer: NodeJS.Timeout | null = null;
+  private probed = false;
   private readonly lingerMs: number;
   /** Keeps the process alive while anyone waits (everything else is unref'd). */
   private keepAlive: NodeJS.Timeout | null = null;
@@ -137,11 +138,9 @@ export class Watcher {
     this.watchedNames = new Set([base, `${base}-wal`]);
     this.lingerMs = options.fileEventsLingerMs ?? FILE_EVENTS_LINGER_MS;
     this.fileEventsAvailable = options.fileEvents !== false;
-    this.startFileEvents();
+    // File events start with the first listener (see FILE_EVENTS_LINGER_MS):
+    // a process that only writes never watches.
     const fileEvents = this.fileEventsAvailable;
-    if (fileEvents) this.probeFileEvents(dirname(path), base);
-    // Until someone listens, the watch lingers and then stops (see above).
-    this.releaseFileEvents();
     this.pollDisabled = options.disablePoll === true;
     this.pollMin = options.pollMinMs ?? 5;
     this.pollMax = options.pollMaxMs ?? (fileEvents ? 30_000 : 100);
@@ -243,6 +242,12 @@ export class Watcher {
       });
     } catch {
       this.fileEventsAvailable = false;
+      return;
+    }
+    // Once: prove that this directory reports changes (the poll backs off then).
+    if (!this.probed) {
+      this.probed = true;
+      this.probeFileEvents(dirname(this.path), this.dbName);
     }
   }
 

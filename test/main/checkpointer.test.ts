@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { freshHost } from "../helpers/host.ts";
 import { sleep, waitFor } from "../helpers/wait.ts";
@@ -68,6 +69,36 @@ describe("background checkpoints", () => {
       const pad = "x".repeat(4000);
       for (let i = 0; i < 100; i++) h.db.transaction(() => q.enqueue({ i, pad }));
       await eventually(() => cp.stats.completed > 0, 5000, "a checkpoint past the threshold");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("lets SQLite checkpoint during a burst that never yields, and takes over again after", async () => {
+    const h = freshHost({ checkpointAfterWalBytes: 256 * 1024, retention: false });
+    try {
+      const cp = h.db.checkpointer;
+      assert.ok(cp);
+      const q = h.db.queue("q");
+      const pad = "x".repeat(1000);
+      const walSize = () => statSync(`${h.path}-wal`).size;
+      let max = 0;
+      // 3,000 transactions in one synchronous loop: the thread's timer never runs.
+      for (let i = 0; i < 3000; i++) {
+        h.db.transaction(() => q.enqueue({ i, pad }));
+        if (i % 100 === 0) max = Math.max(max, walSize());
+      }
+      assert.equal(cp.stats.inline, 1, "one burst");
+      assert.equal(cp.stats.forced, 0, "never the hard bound's RESTART");
+      assert.equal(h.db.raw.pragma("wal_autocheckpoint", { simple: true }), 64);
+      // Near the threshold (SQLite's checkpoint at 64 pages), far below the hard bound (2 MiB).
+      assert.ok(max <= 1024 * 1024, `-wal reached ${max} bytes`);
+      // The loop turns: checkpoints are the thread's again.
+      await eventually(
+        () => h.db.raw.pragma("wal_autocheckpoint", { simple: true }) === 0,
+        5000,
+        "automatic checkpoints off again",
+      );
     } finally {
       await h.close();
     }

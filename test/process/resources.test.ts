@@ -98,8 +98,14 @@ function tempDb(): { db: HonkerDatabase; path: string } {
   const path = join(dir, "app.db");
   // Inline checkpoints: the background checkpoint thread starts lazily after
   // a write and would show up as growth here; its own cleanup is proven in
-  // test/main/checkpointer.test.ts.
-  const db = open(path, { retention: false, checkpoints: "inline" });
+  // test/main/checkpointer.test.ts. File events stay watched for a linger
+  // after the last listener (2 s by default, as long as the growth check
+  // waits): 50 ms here, its stop is proven in test/main/watcher.test.ts.
+  const db = open(path, {
+    retention: false,
+    checkpoints: "inline",
+    watcher: { fileEventsLingerMs: 50 },
+  });
   cleanups.push(() => db.close());
   return { db, path };
 }
@@ -114,9 +120,20 @@ async function withTimerHook<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * One listener first: the first file watch of a process opens libuv's one
+ * inotify descriptor, kept for the life of the process (not a leak).
+ */
+async function warmFileEvents(db: HonkerDatabase): Promise<void> {
+  const unsubscribe = db.watcher.subscribe(() => {});
+  unsubscribe();
+  await waitFor(() => !db.watcher.watchingFiles, { what: "the watch released after its linger" });
+}
+
 test("1,000 listeners created and closed (each with a pending read) leave nothing behind", async () => {
   await withTimerHook(async () => {
     const { db } = tempDb();
+    await warmFileEvents(db);
     const before = await snapshot();
     const sets = watcherSets(db);
     for (let i = 0; i < CYCLES; i++) {
@@ -134,6 +151,7 @@ test("1,000 stream subscribers created and closed (each with a pending read) lea
   await withTimerHook(async () => {
     const { db } = tempDb();
     db.stream("s").publish({ first: true });
+    await warmFileEvents(db);
     const before = await snapshot();
     const sets = watcherSets(db);
     for (let i = 0; i < CYCLES; i++) {
