@@ -29,6 +29,7 @@ import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { HonkerError } from "./errors.ts";
+import { currentTurn } from "./turn-clock.ts";
 
 // Plain CommonJS so the worker needs no loader; better-sqlite3 is N-API and
 // loads in worker threads (and in Electron's main process) as-is.
@@ -187,8 +188,9 @@ export class Checkpointer {
   private lastResetAt = Date.now();
   private walBytes = 0;
   private timerArmedAt = 0;
-  /** Commits since the event loop last turned (reset by a setImmediate). */
+  /** Commits in the current turn of the event loop (`commitTurn`). */
   private commitsThisTurn = 0;
+  private commitTurn = -1;
   /** The writer whose automatic checkpoint is on for a burst, or null. */
   private burstWriter: WriterCheckpoints | null = null;
 
@@ -209,11 +211,12 @@ export class Checkpointer {
    */
   afterCommit(writer: WriterCheckpoints): void {
     this.noteCommit();
-    if (this.commitsThisTurn++ === 0) {
-      setImmediate(() => {
-        this.commitsThisTurn = 0;
-      }).unref();
+    const turn = currentTurn();
+    if (turn !== this.commitTurn) {
+      this.commitTurn = turn;
+      this.commitsThisTurn = 0;
     }
+    this.commitsThisTurn++;
     if (++this.commitsSinceCheck < HARD_CHECK_EVERY) return;
     this.commitsSinceCheck = 0;
     let bytes = 0;

@@ -1,8 +1,9 @@
 /**
- * One clock for "how long has this turn of the event loop been busy", shared
- * by everything that hands out a backlog (stream subscriptions, listeners,
- * the bridge's subscription ports), so together they give the loop back to
- * timers and I/O after about TURN_BUDGET_MS.
+ * One clock for the turns of the event loop. "How long has this turn been
+ * busy" is shared by everything that hands out a backlog (stream
+ * subscriptions, listeners, the bridge's subscription ports), so together
+ * they give the loop back to timers and I/O after about TURN_BUDGET_MS;
+ * "which turn is this" by the watcher and the checkpointer.
  */
 
 /**
@@ -15,6 +16,18 @@ export const TURN_BUDGET_MS = 20;
 
 let turnStartedAt = 0;
 let turnMarked = false;
+let turn = 0;
+
+/** Marks the current turn (once): a setImmediate ends it. */
+function markTurn(t: number): void {
+  if (turnMarked) return;
+  turnMarked = true;
+  turnStartedAt = t;
+  setImmediate(() => {
+    turnMarked = false;
+    turn++;
+  });
+}
 
 /**
  * Milliseconds since the first call in the current turn of the event loop
@@ -22,12 +35,16 @@ let turnMarked = false;
  */
 export function turnAgeMs(): number {
   const t = performance.now();
-  if (!turnMarked) {
-    turnMarked = true;
-    turnStartedAt = t;
-    setImmediate(() => {
-      turnMarked = false;
-    });
-  }
+  markTurn(t);
   return t - turnStartedAt;
+}
+
+/**
+ * A number that changes with every turn of the event loop: for work done
+ * once per turn (an identity check before writes) and for counting what one
+ * turn did (commits of a synchronous burst). Microtasks are the same turn.
+ */
+export function currentTurn(): number {
+  if (!turnMarked) markTurn(performance.now());
+  return turn;
 }

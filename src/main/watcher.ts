@@ -19,6 +19,7 @@ import { type FSWatcher, type Stats, statSync, unlinkSync, watch, writeFileSync 
 import { basename, dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { HonkerError } from "./errors.ts";
+import { currentTurn } from "./turn-clock.ts";
 
 export interface WatcherOptions {
   /** Poll interval right after activity, in ms (default 5). */
@@ -113,7 +114,7 @@ export class Watcher {
   private checkQueued = false;
   private localPending = false;
   private lastIdentityCheck = 0;
-  private identityCheckedThisTurn = false;
+  private identityCheckedTurn = -1;
   /** A rate-limited identity check put off to the end of its 250 ms window. */
   private identityTimer: NodeJS.Timeout | null = null;
   private deadError: HonkerError | null = null;
@@ -210,14 +211,13 @@ export class Watcher {
    * write after the file was deleted, replaced or truncated is refused.
    */
   checkBeforeWrite(): void {
-    if (this.fsWatcher || this.dead || this.identityCheckedThisTurn) return;
-    this.checkIdentity(true);
+    if (this.fsWatcher || this.dead) return;
     // Once per turn of the event loop: file events, too, are only seen
     // between turns, and a loop of writes pays one stat, not one each.
-    this.identityCheckedThisTurn = true;
-    setImmediate(() => {
-      this.identityCheckedThisTurn = false;
-    }).unref();
+    const turn = currentTurn();
+    if (turn === this.identityCheckedTurn) return;
+    this.identityCheckedTurn = turn;
+    this.checkIdentity(true);
   }
 
   /** True while the database's directory is watched for file events (someone listens). */
