@@ -9,6 +9,7 @@
  * (made by upstream honker, or before the outbox existed) has no outboxes.
  */
 import type Database from "better-sqlite3";
+import { plucked, prepared } from "../main/statements.ts";
 
 /** Page size of message lists. */
 export const OUTBOX_PAGE_SIZE = 50;
@@ -159,19 +160,9 @@ interface RawMessage {
 /** The outbox reads, prepared on the inspector's (read-only) connection. */
 export class OutboxQueries {
   private readonly conn: Database.Database;
-  private readonly cache = new Map<string, Database.Statement>();
 
   constructor(conn: Database.Database) {
     this.conn = conn;
-  }
-
-  private stmt(sql: string): Database.Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.conn.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
   }
 
   /** Every statement the overview and the lists may run (for the plan test). */
@@ -182,7 +173,7 @@ export class OutboxQueries {
 
   /** True when the file has the outbox tables (checked on every call: a bootstrap may add them). */
   available(): boolean {
-    return (this.stmt(SQL.tables).pluck().get() as number) === TABLES.length;
+    return (plucked(this.conn, SQL.tables).get() as number) === TABLES.length;
   }
 
   names(): string[] {
@@ -196,13 +187,13 @@ export class OutboxQueries {
       SQL.statsNames,
       SQL.pausedNames,
     ]) {
-      for (const v of this.stmt(sql).pluck().all() as string[]) names.add(v);
+      for (const v of plucked(this.conn, sql).all() as string[]) names.add(v);
     }
     return [...names].sort();
   }
 
   outbox(name: string, now: number): OutboxOverview {
-    const c = this.stmt(SQL.counts).get({ o: name, now }) as {
+    const c = prepared(this.conn, SQL.counts).get({ o: name, now }) as {
       pending: number;
       backoff: number;
       lapsed: number;
@@ -212,15 +203,15 @@ export class OutboxQueries {
       delivered: number | null;
       last_delivered_at: number | null;
     };
-    const waiting = this.stmt(SQL.waitingError).get({ o: name }) as
+    const waiting = prepared(this.conn, SQL.waitingError).get({ o: name }) as
       | { id: number; last_error: string }
       | undefined;
     const dead = waiting
       ? undefined
-      : (this.stmt(SQL.deadError).get({ o: name }) as
+      : (prepared(this.conn, SQL.deadError).get({ o: name }) as
           | { id: number; error: string | null }
           | undefined);
-    const pausedAt = this.stmt(SQL.pausedAt).pluck().get({ o: name }) as number | undefined;
+    const pausedAt = plucked(this.conn, SQL.pausedAt).get({ o: name }) as number | undefined;
     return {
       name,
       paused: pausedAt !== undefined,
@@ -261,8 +252,8 @@ export class OutboxQueries {
     };
     if (!this.available()) return empty;
     const sql = listSql(state);
-    const total = this.stmt(sql.count).pluck().get({ o: name }) as number;
-    const rows = this.stmt(sql.page).all({
+    const total = plucked(this.conn, sql.count).get({ o: name }) as number;
+    const rows = prepared(this.conn, sql.page).all({
       o: name,
       limit: OUTBOX_PAGE_SIZE,
       offset: page * OUTBOX_PAGE_SIZE,

@@ -6,6 +6,7 @@
  * the page only as bound parameters; no SQL text ever does.
  */
 import type Database from "better-sqlite3";
+import { plucked, prepared } from "../main/statements.ts";
 import { type OutboxOverview, OutboxQueries } from "./outbox-queries.ts";
 
 /** Counts above this are shown as "at least" (a lag of a million is just "a lot"). */
@@ -235,7 +236,6 @@ interface RawJob {
 /** Every query the inspector runs, prepared once on one (read-only) connection. */
 export class InspectorQueries {
   private readonly conn: Database.Database;
-  private readonly cache = new Map<string, Database.Statement>();
   /** The outboxes' reads (their own module). */
   readonly outboxes: OutboxQueries;
 
@@ -251,22 +251,11 @@ export class InspectorQueries {
    * app may add them while the inspector runs.
    */
   hasHistory(): boolean {
-    return (this.stmt(SQL.hasHistory).pluck().get() as number) === 2;
-  }
-
-  private stmt(sql: string): Database.Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.conn.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    return (plucked(this.conn, SQL.hasHistory).get() as number) === 2;
   }
 
   private values(sql: string, ...params: unknown[]): string[] {
-    return this.stmt(sql)
-      .pluck()
-      .all(...params) as string[];
+    return plucked(this.conn, sql).all(...params) as string[];
   }
 
   /** Every SQL statement the overview and the list pages may run (for the plan test). */
@@ -280,7 +269,7 @@ export class InspectorQueries {
   }
 
   now(): number {
-    return this.stmt("SELECT unixepoch()").pluck().get() as number;
+    return plucked(this.conn, "SELECT unixepoch()").get() as number;
   }
 
   queueNames(paused = this.pausedQueues()): string[] {
@@ -296,12 +285,12 @@ export class InspectorQueries {
 
   /** Paused queues: name -> unix seconds when paused. */
   pausedQueues(): Map<string, number> {
-    const rows = this.stmt(SQL.pausedQueues).all() as { name: string; at: number }[];
+    const rows = prepared(this.conn, SQL.pausedQueues).all() as { name: string; at: number }[];
     return new Map(rows.map((r) => [r.name, r.at]));
   }
 
   queue(name: string, now = this.now(), paused = this.pausedQueues()): QueueOverview {
-    const c = this.stmt(SQL.queueCounts).get({ q: name, now }) as {
+    const c = prepared(this.conn, SQL.queueCounts).get({ q: name, now }) as {
       pending: number;
       delayed: number;
       processing: number;
@@ -310,7 +299,9 @@ export class InspectorQueries {
     };
     const firstMinute = Math.floor(now / 60) - (THROUGHPUT_MINUTES - 1);
     const rows = (
-      this.hasHistory() ? this.stmt(SQL.throughput).all({ q: name, since: firstMinute * 60 }) : []
+      this.hasHistory()
+        ? prepared(this.conn, SQL.throughput).all({ q: name, since: firstMinute * 60 })
+        : []
     ) as {
       minute: number;
       completed: number;
@@ -341,11 +332,11 @@ export class InspectorQueries {
   }
 
   stream(name: string): StreamOverview {
-    const head = (this.stmt(SQL.head).pluck().get(name) as number | null) ?? 0;
+    const head = (plucked(this.conn, SQL.head).get(name) as number | null) ?? 0;
     const consumers = (
-      this.stmt(SQL.consumers).all(name) as { name: string; offset: number }[]
+      prepared(this.conn, SQL.consumers).all(name) as { name: string; offset: number }[]
     ).map((c) => {
-      const lag = this.stmt(SQL.lag).pluck().get(name, c.offset) as number;
+      const lag = plucked(this.conn, SQL.lag).get(name, c.offset) as number;
       return {
         name: c.name,
         offset: c.offset,
@@ -358,7 +349,7 @@ export class InspectorQueries {
 
   schedules(): ScheduleRow[] {
     return (
-      this.stmt(SQL.schedules).all() as {
+      prepared(this.conn, SQL.schedules).all() as {
         name: string;
         queue: string;
         cron_expr: string;
@@ -388,11 +379,14 @@ export class InspectorQueries {
       queues: this.queueNames(paused).map((q) => this.queue(q, now, paused)),
       streams: this.streamNames().map((s) => this.stream(s)),
       channels: this.values(SQL.channels).map((name) => {
-        const r = this.stmt(SQL.channelLast).get(name) as { id: number; created_at: number };
+        const r = prepared(this.conn, SQL.channelLast).get(name) as {
+          id: number;
+          created_at: number;
+        };
         return { name, lastId: r.id, lastAt: r.created_at };
       }),
       notifications: (
-        this.stmt(SQL.recentNotifications).all() as {
+        prepared(this.conn, SQL.recentNotifications).all() as {
           id: number;
           channel: string;
           payload: string;
@@ -401,10 +395,14 @@ export class InspectorQueries {
       ).map((n) => ({ id: n.id, channel: n.channel, payload: n.payload, createdAt: n.created_at })),
       schedules: this.schedules(),
       locks: (
-        this.stmt(SQL.locks).all() as { name: string; owner: string; expires_at: number }[]
+        prepared(this.conn, SQL.locks).all() as {
+          name: string;
+          owner: string;
+          expires_at: number;
+        }[]
       ).map((l) => ({ name: l.name, owner: l.owner, expiresAt: l.expires_at })),
       rateLimits: (
-        this.stmt(SQL.rateLimits).all(now - 3600) as {
+        prepared(this.conn, SQL.rateLimits).all(now - 3600) as {
           name: string;
           window_start: number;
           count: number;
@@ -428,8 +426,8 @@ export class InspectorQueries {
     // counted as well (that would read them twice); the page says whether
     // more matches follow instead.
     const filtered = text !== null;
-    const total = filtered ? null : (this.stmt(sql.count).pluck().get(params) as number);
-    const fetched = this.stmt(sql.page).all({
+    const total = filtered ? null : (plucked(this.conn, sql.count).get(params) as number);
+    const fetched = prepared(this.conn, sql.page).all({
       ...params,
       limit: filtered ? PAGE_SIZE + 1 : PAGE_SIZE,
       offset: page * PAGE_SIZE,
@@ -463,7 +461,7 @@ export class InspectorQueries {
   /** Finished jobs of a queue still in the history (its first 100,001 rows). */
   historyCounts(queue: string): { completed: number; cancelled: number } {
     if (!this.hasHistory()) return { completed: 0, cancelled: 0 };
-    const r = this.stmt(SQL.historyCounts).get(queue) as {
+    const r = prepared(this.conn, SQL.historyCounts).get(queue) as {
       completed: number | null;
       cancelled: number | null;
     };
@@ -474,8 +472,8 @@ export class InspectorQueries {
   job(id: number): Record<string, unknown> | null {
     const text = (
       this.hasHistory()
-        ? this.stmt(SQL.job).pluck().get(id)
-        : (this.stmt(SQL.honkerJob).pluck().get({ id }) ?? null)
+        ? plucked(this.conn, SQL.job).get(id)
+        : (plucked(this.conn, SQL.honkerJob).get({ id }) ?? null)
     ) as string | null;
     return text === null ? null : (JSON.parse(text) as Record<string, unknown>);
   }
@@ -488,8 +486,8 @@ export class InspectorQueries {
   ): { offset: number; key: string | null; payload: string; createdAt: number }[] {
     const rows =
       from === null
-        ? (this.stmt(SQL.streamTail).all(topic, limit) as RawEvent[]).reverse()
-        : (this.stmt(SQL.streamRead).all(topic, from, limit) as RawEvent[]);
+        ? (prepared(this.conn, SQL.streamTail).all(topic, limit) as RawEvent[]).reverse()
+        : (prepared(this.conn, SQL.streamRead).all(topic, from, limit) as RawEvent[]);
     return rows.map((r) => ({
       offset: r.offset,
       key: r.key,
