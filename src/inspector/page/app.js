@@ -158,6 +158,7 @@ const ui = {
   act,
   button,
   confirmThen,
+  pauseToggle,
   table,
   section,
   stat,
@@ -299,25 +300,30 @@ function table(headers, rows, empty = "Nothing here yet.") {
   );
 }
 
+/** Pause (after a confirm) or Resume, for a queue or an outbox: `#pause-<id>` / `#resume-<id>`. */
+function pauseToggle(o) {
+  return o.paused
+    ? button("Resume", o.resume, { id: `resume-${o.id}`, kind: "primary", title: o.resumeTitle })
+    : button("Pause", confirmThen(o.confirm, o.pause), {
+        id: `pause-${o.id}`,
+        title: o.pauseTitle,
+      });
+}
+
 function queueCard(q) {
   const total = q.throughput.reduce((a, p) => a + p.completed, 0);
   const died = q.throughput.reduce((a, p) => a + p.dead, 0);
   const last = q.throughput.at(-1)?.completed ?? 0;
   // Stored in the file: every worker of every process stops claiming.
-  const pauseButton = q.paused
-    ? button("Resume", () => act({ action: "resumeQueue", queue: q.name }), {
-        id: "resume-queue",
-        kind: "primary",
-        title: "Workers in every process claim this queue's jobs again",
-      })
-    : button(
-        "Pause",
-        confirmThen(
-          `Pause ${q.name}? No worker (in any process) claims its jobs until it is resumed; running jobs finish.`,
-          () => act({ action: "pauseQueue", queue: q.name }),
-        ),
-        { id: "pause-queue", title: "Stop every worker from claiming this queue's jobs" },
-      );
+  const pauseButton = pauseToggle({
+    paused: q.paused,
+    id: "queue",
+    resume: () => act({ action: "resumeQueue", queue: q.name }),
+    resumeTitle: "Workers in every process claim this queue's jobs again",
+    pause: () => act({ action: "pauseQueue", queue: q.name }),
+    pauseTitle: "Stop every worker from claiming this queue's jobs",
+    confirm: `Pause ${q.name}? No worker (in any process) claims its jobs until it is resumed; running jobs finish.`,
+  });
   return h(
     "article",
     {

@@ -84,21 +84,15 @@ function outboxCard(ui, o, now) {
 
 /** Pause / Resume: stored in the file, so every relay of every process obeys. */
 function pauseButton(ui, o) {
-  const { button, act, confirmThen } = ui;
-  return o.paused
-    ? button("Resume", () => act({ action: "resumeOutbox", outbox: o.name }), {
-        id: "resume-outbox",
-        kind: "primary",
-        title: "Relays in every process send this outbox's messages again",
-      })
-    : button(
-        "Pause",
-        confirmThen(
-          `Pause ${o.name}? No relay (in any process) sends its messages until it is resumed; batches in flight finish.`,
-          () => act({ action: "pauseOutbox", outbox: o.name }),
-        ),
-        { id: "pause-outbox", title: "Stop every relay from sending this outbox's messages" },
-      );
+  return ui.pauseToggle({
+    paused: o.paused,
+    id: "outbox",
+    resume: () => ui.act({ action: "resumeOutbox", outbox: o.name }),
+    resumeTitle: "Relays in every process send this outbox's messages again",
+    pause: () => ui.act({ action: "pauseOutbox", outbox: o.name }),
+    pauseTitle: "Stop every relay from sending this outbox's messages",
+    confirm: `Pause ${o.name}? No relay (in any process) sends its messages until it is resumed; batches in flight finish.`,
+  });
 }
 
 /** The overview's Outboxes section body. */
