@@ -53,7 +53,7 @@ HK_EXPORT int sqlite3_honker_init(sqlite3 *db, char **err, const sqlite3_api_rou
       hk_register_stream,    hk_register_result, hk_register_lock,
       hk_register_ratelimit, hk_register_cron,  hk_register_scheduler,
       hk_register_retention, hk_register_busy,  hk_register_dead,
-      hk_register_outbox,    hk_register_pause,
+      hk_register_outbox,    hk_register_pause, hk_register_wal,
   };
   for (size_t i = 0; i < sizeof(registrations) / sizeof(registrations[0]); i++) {
     rc = registrations[i](db, c);

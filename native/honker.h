@@ -105,6 +105,9 @@ typedef struct hk_conn {
   int armed; /* the statement-cache vtab is connected; see conn.c */
   int busy_timeout_ms;      /* busy.c */
   int64_t busy_started_us;  /* busy.c: when the current wait began */
+  int wal_watching;         /* wal.c: honker_x_wal_watch() installed its hook */
+  int wal_auto_pages;       /* wal.c: checkpoint at this many frames (0: never) */
+  int wal_frames;           /* wal.c: frames in the WAL after this connection's last commit */
 } hk_conn;
 
 /* A prepared statement borrowed from the cache, or a private one when the
@@ -267,6 +270,7 @@ int hk_register_dead(sqlite3 *db, hk_conn *c);
 int hk_register_busy(sqlite3 *db, hk_conn *c);
 int hk_register_outbox(sqlite3 *db, hk_conn *c);
 int hk_register_pause(sqlite3 *db, hk_conn *c);
+int hk_register_wal(sqlite3 *db, hk_conn *c);
 
 /* Functions are not DIRECTONLY on purpose: an app may enqueue or notify
  * from its own triggers (the outbox pattern). They are never DETERMINISTIC

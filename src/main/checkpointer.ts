@@ -11,12 +11,20 @@
  * while the database is idle, and no thread exists until the WAL is big
  * enough to need one.
  *
- * Bounded on disk: a PASSIVE checkpoint copies frames but never resets the
- * WAL while writes go on, so under sustained writes the file would grow
- * without end. After a PASSIVE pass that copied everything, the thread
- * runs a TRUNCATE checkpoint that waits at most 10 ms for the write lock
- * and for readers: it only has the frames written meanwhile left to copy,
- * resets the WAL to 0 bytes, or gives up (to try again next time).
+ * Bounded on disk: after a PASSIVE pass that copied every frame, the next
+ * writer rewinds the WAL to the front of the file (SQLite does this by
+ * itself), so in steady state the file is reused at about the threshold's
+ * size, never truncated: truncating it made the next commit re-grow the
+ * file and pay a new file's fsync on the app's thread (1-4 ms, once per
+ * threshold's worth of writes). The size the checkpointer watches is the
+ * WAL's live content, which the extension's WAL hook reports after each
+ * commit (honker_x_wal_watch; the file's size no longer says it).
+ * Under sustained writes a PASSIVE pass never catches up (writers append
+ * while it copies), so once the live WAL or the file is past twice the
+ * threshold (journal_size_limit), the thread also runs a TRUNCATE
+ * checkpoint that waits at most 10 ms for the write lock and for readers:
+ * it only has the frames written meanwhile left to copy, resets the WAL
+ * to 0 bytes, or gives up (to try again next time).
  * Writes can outpace checkpoints (several processes writing flat out on a
  * slow disk, or a burst that never yields to the event loop): past a hard
  * bound (8 x the threshold) the writer checkpoints itself before going on,
@@ -54,13 +62,28 @@ const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
 parentPort.on("message", (m) => {
   if (m && m.t === "checkpoint") {
     try {
-      const r = checkpointSoon(passive);
+      let r = checkpointSoon(passive);
+      // Writers append while a pass copies: copy those frames too, until a
+      // pass finds nothing new (the next writer then rewinds the WAL in
+      // place) or a reader is in the way. A pass with nothing to copy costs
+      // next to nothing; one with frames costs a copy and an fsync here,
+      // never on a writer's thread.
+      let caughtUp = false;
+      for (let i = 0; i < 8 && r.log >= 0 && r.checkpointed === r.log; i++) {
+        const again = passive.get();
+        if (again.log === r.log && again.checkpointed === again.log) {
+          caughtUp = true;
+          break;
+        }
+        r = again;
+      }
       let reset = false;
-      // Reset the WAL when PASSIVE got (nearly) everything: TRUNCATE takes
-      // the write lock, copies what is left and truncates the file. It
-      // waits only briefly for the lock and for readers (other processes'
-      // reads are short); writers wait meanwhile.
-      if (r.log >= 0 && r.log - r.checkpointed <= workerData.resetMaxFrames) {
+      // Asked to cut the file back (it is past twice the threshold) and
+      // PASSIVE got (nearly) everything: TRUNCATE takes the write lock,
+      // copies what is left and truncates the file. It waits only briefly
+      // for the lock and for readers (other processes' reads are short);
+      // writers wait meanwhile.
+      if (m.reset && r.log >= 0 && r.log - r.checkpointed <= workerData.resetMaxFrames) {
         db.pragma("busy_timeout = " + workerData.resetWaitMs);
         try {
           const t = checkpointSoon(truncate);
@@ -70,7 +93,7 @@ parentPort.on("message", (m) => {
         }
         db.pragma("busy_timeout = 1000");
       }
-      parentPort.postMessage({ t: "done", log: r.log, checkpointed: r.checkpointed, reset });
+      parentPort.postMessage({ t: "done", log: r.log, checkpointed: r.checkpointed, reset, caughtUp });
     } catch (err) {
       parentPort.postMessage({ t: "error", message: String(err && err.message) });
     }
@@ -92,6 +115,8 @@ export interface CheckpointStats {
   lastCheckpointed: number;
   /** Checkpoints that reset (truncated) the WAL. */
   resets: number;
+  /** Checkpoints that copied every frame (the next writer rewinds the WAL in place). */
+  caughtUp: number;
   /** Largest -wal size seen, in bytes. */
   maxWalBytes: number;
   /** Checkpoints the writer ran itself because the -wal passed the hard bound. */
@@ -104,8 +129,24 @@ export interface CheckpointStats {
 export interface WriterCheckpoints {
   /** RESTART: copies everything and waits for readers (the back-pressure past the hard bound). */
   force(): CheckpointResult;
-  /** Sets SQLite's own automatic checkpoint (in pages; 0: off) on the writer's connection. */
+  /** Sets the writer's automatic checkpoint (in pages; 0: off): SQLite's own, through the extension's WAL hook. */
   autocheckpoint(pages: number): void;
+  /** The WAL's live size after the writer's last commit, in bytes (-1: unknown). */
+  walBytes(): number;
+}
+
+/** Bytes of a WAL holding `frames` frames of `pageSize` (32-byte header, 24 bytes per frame). */
+export function walBytesOf(frames: number, pageSize: number): number {
+  return frames > 0 ? 32 + frames * (pageSize + 24) : 0;
+}
+
+/**
+ * journal_size_limit, and the size past which checkpoints cut the file
+ * back (TRUNCATE): twice checkpointAfterWalBytes, at least 1 MiB. Below
+ * it a checkpointed WAL is rewound in place by the next writer.
+ */
+export function walLimitBytes(minWalBytes: number): number {
+  return Math.max(2 * minWalBytes, 1024 * 1024);
 }
 
 export interface CheckpointResult {
@@ -173,6 +214,7 @@ export class Checkpointer {
     lastLog: 0,
     lastCheckpointed: 0,
     resets: 0,
+    caughtUp: 0,
     maxWalBytes: 0,
     forced: 0,
     inline: 0,
@@ -181,6 +223,9 @@ export class Checkpointer {
   private readonly minWalBytes: number;
   private readonly warnBytes: number;
   private readonly hardBytes: number;
+  private readonly limitBytes: number;
+  /** The writer that committed last (its WAL hook knows the WAL's live size). */
+  private writer: WriterCheckpoints | null = null;
   private commitsSinceCheck = 0;
   private readonly onWarning: ((err: HonkerError) => void) | undefined;
   private lastWarnedAt = 0;
@@ -200,6 +245,7 @@ export class Checkpointer {
     this.minWalBytes = Math.max(0, options.minWalBytes ?? 4 * 1024 * 1024);
     this.warnBytes = walWarnBytes(this.minWalBytes);
     this.hardBytes = walHardBytes(this.minWalBytes);
+    this.limitBytes = walLimitBytes(this.minWalBytes);
     this.onWarning = options.onWarning;
   }
 
@@ -210,6 +256,7 @@ export class Checkpointer {
    * the writer checkpoints right here (RESTART: it waits, the back-pressure).
    */
   afterCommit(writer: WriterCheckpoints): void {
+    this.writer = writer;
     this.noteCommit();
     const turn = currentTurn();
     if (turn !== this.commitTurn) {
@@ -221,7 +268,8 @@ export class Checkpointer {
     this.commitsSinceCheck = 0;
     let bytes = 0;
     try {
-      bytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      bytes = writer.walBytes();
+      if (bytes < 0) bytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
     } catch {
       return;
     }
@@ -288,20 +336,27 @@ export class Checkpointer {
 
   private request(): void {
     if (this.closed) return;
-    // stat() opens nothing, so SQLite's POSIX locks on -wal are safe. The
-    // file keeps its size after a checkpoint resets it, so once past the
-    // threshold every burst of commits is checkpointed, as before.
-    let walBytes = 0;
+    // stat() opens nothing, so SQLite's POSIX locks on -wal are safe.
+    let fileBytes = 0;
     try {
-      walBytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      fileBytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
     } catch {
       // Unreadable: checkpoint anyway, SQLite will say what is wrong.
-      walBytes = Number.POSITIVE_INFINITY;
+      fileBytes = Number.POSITIVE_INFINITY;
     }
-    this.walBytes = walBytes;
-    if (Number.isFinite(walBytes))
-      this.stats.maxWalBytes = Math.max(this.stats.maxWalBytes, walBytes);
-    if (walBytes < this.minWalBytes) {
+    // The live WAL (the file is reused after a rewind, so its size says
+    // only how big the WAL once was); the file's size if the hook is gone.
+    let liveBytes = -1;
+    try {
+      liveBytes = this.writer?.walBytes() ?? -1;
+    } catch {
+      // closed meanwhile
+    }
+    if (liveBytes < 0) liveBytes = fileBytes;
+    this.walBytes = fileBytes;
+    if (Number.isFinite(fileBytes))
+      this.stats.maxWalBytes = Math.max(this.stats.maxWalBytes, fileBytes);
+    if (liveBytes < this.minWalBytes && fileBytes <= this.limitBytes) {
       this.stats.skipped++;
       return;
     }
@@ -311,7 +366,10 @@ export class Checkpointer {
     }
     this.busy = true;
     this.stats.requested++;
-    this.ensureWorker().postMessage({ t: "checkpoint", walBytes: this.walBytes });
+    // Cut the file back only when it (or the WAL in it) is past the limit:
+    // a rewind in place costs the next writer nothing.
+    const reset = liveBytes >= this.limitBytes || fileBytes > this.limitBytes;
+    this.ensureWorker().postMessage({ t: "checkpoint", reset });
   }
 
   private ensureWorker(): Worker {
@@ -327,26 +385,39 @@ export class Checkpointer {
       },
     });
     w.unref();
-    w.on("message", (m: { t: string; log?: number; checkpointed?: number; reset?: boolean }) => {
-      if (m.t === "done") {
-        this.stats.completed++;
-        this.stats.lastLog = m.log ?? 0;
-        this.stats.lastCheckpointed = m.checkpointed ?? 0;
-        if (m.reset) {
-          this.stats.resets++;
-          this.lastResetAt = Date.now();
-        } else if ((m.checkpointed ?? 0) < (m.log ?? 0)) this.starved();
-      } else if (m.t === "error") {
-        this.stats.failed++;
-      }
-      if (m.t === "done" || m.t === "error") {
-        this.busy = false;
-        if (this.again) {
-          this.again = false;
-          this.noteCommit();
+    w.on(
+      "message",
+      (m: {
+        t: string;
+        log?: number;
+        checkpointed?: number;
+        reset?: boolean;
+        caughtUp?: boolean;
+      }) => {
+        if (m.t === "done") {
+          this.stats.completed++;
+          this.stats.lastLog = m.log ?? 0;
+          this.stats.lastCheckpointed = m.checkpointed ?? 0;
+          if (m.reset) {
+            this.stats.resets++;
+            this.lastResetAt = Date.now();
+          } else if (m.caughtUp) {
+            // Every frame copied: the next writer rewinds the WAL.
+            this.stats.caughtUp++;
+            this.lastResetAt = Date.now();
+          } else if ((m.checkpointed ?? 0) < (m.log ?? 0)) this.starved();
+        } else if (m.t === "error") {
+          this.stats.failed++;
         }
-      }
-    });
+        if (m.t === "done" || m.t === "error") {
+          this.busy = false;
+          if (this.again) {
+            this.again = false;
+            this.noteCommit();
+          }
+        }
+      },
+    );
     // A worker that dies (out of memory, a broken driver) only costs us
     // background checkpoints: SQLite still checkpoints when the last
     // connection closes.

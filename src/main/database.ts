@@ -11,7 +11,13 @@ import { basename, dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { getLoadablePath } from "../extension/index.ts";
 import * as args from "./args.ts";
-import { Checkpointer, type CheckpointResult, type WriterCheckpoints } from "./checkpointer.ts";
+import {
+  Checkpointer,
+  type CheckpointResult,
+  type WriterCheckpoints,
+  walBytesOf,
+  walLimitBytes,
+} from "./checkpointer.ts";
 import { fromSqlite, HonkerError } from "./errors.ts";
 import type { Closeable, Host } from "./host.ts";
 import { type Listener, type ListenOptions, listen, listenCallback } from "./listen.ts";
@@ -34,7 +40,7 @@ import type {
   StreamName,
   StreamPayload,
 } from "./schema.ts";
-import { prepared } from "./statements.ts";
+import { plucked, prepared } from "./statements.ts";
 import { Stream } from "./stream.ts";
 import { toJsonText } from "./values.ts";
 import { Watcher, type WatcherOptions } from "./watcher.ts";
@@ -224,9 +230,15 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   private readonly writerCheckpoints: WriterCheckpoints = {
     force: () => prepared(this.raw, "PRAGMA wal_checkpoint(RESTART)").get() as CheckpointResult,
     autocheckpoint: (pages) => {
-      if (this.raw.open) this.raw.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
+      if (this.raw.open) plucked(this.raw, "SELECT honker_x_wal_watch(?)").get(Math.trunc(pages));
+    },
+    walBytes: () => {
+      const frames = plucked(this.raw, "SELECT honker_x_wal_frames()").get() as number;
+      return frames < 0 ? -1 : walBytesOf(frames, this.pageSize);
     },
   };
+  /** The database's page size (a WAL frame is a page plus a 24-byte header). */
+  private pageSize = 4096;
   private busyTimeoutStmt!: Database.Statement;
 
   constructor(path: string, options: OpenOptions = {}) {
@@ -275,8 +287,17 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       // Background checkpoints (and, past a hard bound, the writer itself)
       // keep the WAL near checkpointAfterWalBytes; see checkpointer.ts.
       const walTarget = options.checkpointAfterWalBytes ?? 4 * 1024 * 1024;
-      raw.pragma(`wal_autocheckpoint = ${options.checkpoints === "inline" ? 10000 : 0}`);
-      raw.pragma(`journal_size_limit = ${Math.max(walTarget, 1024 * 1024)}`);
+      if (options.checkpoints === "inline") {
+        raw.pragma("wal_autocheckpoint = 10000");
+      } else {
+        // The extension's WAL hook instead of SQLite's automatic checkpoint:
+        // it tells the checkpointer how big the WAL is (see native/wal.c).
+        raw.pragma("wal_autocheckpoint = 0");
+        raw.prepare("SELECT honker_x_wal_watch(0)").get();
+      }
+      // A writer rewinds a checkpointed WAL in place; a file that grew past
+      // this (a long burst, a pinned reader) is cut back to it then.
+      raw.pragma(`journal_size_limit = ${walLimitBytes(walTarget)}`);
       // A first read in WAL mode opens -wal and -shm now, not at some later call.
       raw.prepare("SELECT count(*) FROM sqlite_schema").get();
       this.path = realpathSync(abs);
@@ -288,6 +309,7 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
       throw readOnlyHint(fromSqlite(err, `open(${path})`), abs);
     }
     this.raw = raw;
+    this.pageSize = raw.pragma("page_size", { simple: true }) as number;
     this.watcher = watcher;
     this.ownerId = makeOwnerId(basename(abs));
     // Built once: better-sqlite3 prepares BEGIN/COMMIT/SAVEPOINT per wrapper.
