@@ -3,6 +3,7 @@
  * claim/ack/retry/fail for hand-rolled workers, status, dead letters and
  * results. `work()` runs handlers for you (see worker.ts).
  */
+import type Database from "better-sqlite3";
 import * as args from "./args.ts";
 import type { ClaimedJob } from "./claimed-job.ts";
 import { HonkerError } from "./errors.ts";
@@ -134,6 +135,9 @@ interface EnqueueArgs {
 }
 
 /** enqueue() without options: every argument's default. */
+/** The extension SQL behind enqueue (argument checks and key dedup in C). */
+const ENQUEUE_SQL = "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)";
+
 const DEFAULT_ENQUEUE: EnqueueArgs = Object.freeze({
   runAt: null,
   delay: null,
@@ -214,17 +218,31 @@ export class Queue<P = unknown, R = unknown> {
     if (!Array.isArray(payloads)) throw args.refuse(doing, "payloads", "an array", payloads);
     const texts = new Array<string>(payloads.length);
     for (let i = 0; i < payloads.length; i++) {
-      texts[i] = toJsonText(payloads[i], `${doing}: payloads[${i}]`);
+      try {
+        texts[i] = toJsonText(payloads[i], doing);
+      } catch {
+        // Again with the element's path in the message (not built per element up front).
+        texts[i] = toJsonText(payloads[i], `${doing}: payloads[${i}]`);
+      }
     }
     const a = options === undefined ? DEFAULT_ENQUEUE : enqueueArgs(doing, options);
     return this.db.transaction(() =>
-      this.db.write(doing, () => texts.map((text) => this.insert(text, a))),
+      this.db.write(doing, () => {
+        const st = plucked(this.db.raw, ENQUEUE_SQL);
+        const ids = new Array<number>(texts.length);
+        for (let i = 0; i < texts.length; i++) ids[i] = this.insertWith(st, texts[i] as string, a);
+        return ids;
+      }),
     );
   }
 
   /** One row through the extension (with a key, deduplicated by honker_x_enqueue). */
   private insert(text: string, a: EnqueueArgs): number {
-    return plucked(this.db.raw, "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)").get(
+    return this.insertWith(plucked(this.db.raw, ENQUEUE_SQL), text, a);
+  }
+
+  private insertWith(st: Database.Statement, text: string, a: EnqueueArgs): number {
+    return st.get(
       this.name,
       text,
       a.runAt,

@@ -7,28 +7,36 @@
 import type Database from "better-sqlite3";
 
 const caches = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+// Pluck-mode statements in a map of their own: pluck() changes a statement
+// for every later user, and a key built per call ("pluck:" + sql) would be
+// a new string to hash on every call of the hot paths.
+const pluckCaches = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
-function cached(raw: Database.Database, key: string, make: () => Database.Statement) {
+function cached(
+  caches: WeakMap<Database.Database, Map<string, Database.Statement>>,
+  raw: Database.Database,
+  sql: string,
+  make: () => Database.Statement,
+) {
   let cache = caches.get(raw);
   if (!cache) {
     cache = new Map();
     caches.set(raw, cache);
   }
-  let st = cache.get(key);
+  let st = cache.get(sql);
   if (!st) {
     st = make();
-    cache.set(key, st);
+    cache.set(sql, st);
   }
   return st;
 }
 
 /** The connection's statement for `sql` (rows as objects). */
 export function prepared(raw: Database.Database, sql: string): Database.Statement {
-  return cached(raw, sql, () => raw.prepare(sql));
+  return cached(caches, raw, sql, () => raw.prepare(sql));
 }
 
 /** The connection's statement for `sql` in pluck mode (the first column of each row). */
 export function plucked(raw: Database.Database, sql: string): Database.Statement {
-  // A separate entry: pluck() changes the statement for every later user.
-  return cached(raw, `\u0000pluck\u0000${sql}`, () => raw.prepare(sql).pluck());
+  return cached(pluckCaches, raw, sql, () => raw.prepare(sql).pluck());
 }

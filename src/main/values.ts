@@ -68,7 +68,17 @@ class Refused {
  * Throws HONKER_INVALID_ARGUMENT if `value` is not plain JSON data; the
  * message starts with `what` and names the path (e.g. `payload.items[3].at`).
  */
-export function checkJson(value: unknown, what: string, options: JsonCheckOptions = {}): void {
+export function checkJson(value: unknown, what: string, options?: JsonCheckOptions): void {
+  if (options === undefined) {
+    // The common case (every payload the host stores): a walk that
+    // allocates no closure and counts nothing.
+    try {
+      walkPlain(value, 0);
+      return;
+    } catch (err) {
+      throw refusal(err, value, what, MAX_JSON_DEPTH, undefined);
+    }
+  }
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
   const forbidden = options.forbiddenKeys;
   const maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
@@ -99,17 +109,51 @@ export function checkJson(value: unknown, what: string, options: JsonCheckOption
   try {
     walk(value, 0);
   } catch (err) {
-    if (!(err instanceof Refused)) {
-      throw new HonkerError(
-        "HONKER_INVALID_ARGUMENT",
-        `${what} could not be read: ${(err as Error)?.message ?? String(err)}`,
-      );
-    }
-    if (err.reason !== "bad" && err.reason !== "deep") {
-      throw new HonkerError("HONKER_INVALID_ARGUMENT", `${what} has ${err.reason}`);
-    }
-    throw explain(value, what, maxDepth, forbidden);
+    throw refusal(err, value, what, maxDepth, forbidden);
   }
+}
+
+/** checkJson's walk without options: MAX_JSON_DEPTH, no forbidden keys, no node budget. */
+function walkPlain(v: unknown, depth: number): void {
+  if (typeof v !== "object" || v === null) {
+    if (typeof v === "string" || typeof v === "boolean" || v === null) return;
+    if (typeof v === "number" && Number.isFinite(v)) return;
+    throw new Refused("bad");
+  }
+  if (depth >= MAX_JSON_DEPTH) throw new Refused("deep");
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) throw new Refused("bad");
+      walkPlain(v[i], depth + 1);
+    }
+    return;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) throw new Refused("bad");
+  for (const key in v) {
+    const child = (v as Record<string, unknown>)[key];
+    if (child !== undefined) walkPlain(child, depth + 1);
+  }
+}
+
+/** The error for a value a walk refused (or could not read: a throwing getter, a revoked proxy). */
+function refusal(
+  err: unknown,
+  value: unknown,
+  what: string,
+  maxDepth: number,
+  forbidden: ReadonlySet<string> | undefined,
+): HonkerError {
+  if (!(err instanceof Refused)) {
+    return new HonkerError(
+      "HONKER_INVALID_ARGUMENT",
+      `${what} could not be read: ${(err as Error)?.message ?? String(err)}`,
+    );
+  }
+  if (err.reason !== "bad" && err.reason !== "deep") {
+    return new HonkerError("HONKER_INVALID_ARGUMENT", `${what} has ${err.reason}`);
+  }
+  return explain(value, what, maxDepth, forbidden);
 }
 
 /** The slow walk: finds the first bad value again and says where it is. */
