@@ -138,8 +138,12 @@ const results = CONFIGS.map(() => ({
 console.log(
   `n=${N}, ${ROUNDS} rounds, checkpoints ${CHECKPOINTS}; load average at start ${load()}`,
 );
-await rawLoop(1); // warm-up
-await outboxRun(1, 1);
+// Warm-up: one untimed round of every configuration, so both sides run
+// compiled code (the first rounds ran at 0.5-0.7 of the later ones).
+for (const [batch, concurrency] of CONFIGS) {
+  await rawLoop(batch);
+  await outboxRun(batch, concurrency);
+}
 for (let r = 0; r < ROUNDS; r++) {
   for (const [i, [batch, concurrency]] of CONFIGS.entries()) {
     const slot = results[i] as (typeof results)[number];

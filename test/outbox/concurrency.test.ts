@@ -1,6 +1,6 @@
 /**
- * The relay's default concurrency: four single-message requests in flight,
- * one batch at a time otherwise. (Key order with four in flight: the kill
+ * The relay's default concurrency: eight single-message requests in flight,
+ * one batch at a time otherwise. (Key order with several in flight: the kill
  * test's batch-1 children.)
  */
 import assert from "node:assert/strict";
@@ -40,17 +40,19 @@ function gatedTransport(batchSize: number, release: number, total: number) {
 }
 
 describe("outbox concurrency", () => {
-  it("sends four single-message requests at once by default", async () => {
+  it("sends eight single-message requests at once by default", async () => {
     const { db } = tempDb({ retention: false });
-    const gate = gatedTransport(1, 4, 24);
+    // The gate lets calls go only once eight wait together: with fewer in
+    // flight, nothing would ever be delivered.
+    const gate = gatedTransport(1, 8, 48);
     const sync = db.outbox("sync", { transport: gate.transport });
     cleanups.push(() => sync.stop());
     db.transaction(() => {
-      for (let i = 0; i < 24; i++) sync.add({ i });
+      for (let i = 0; i < 48; i++) sync.add({ i });
     });
-    await waitFor(() => sync.stats.delivered === 24, { db, what: "delivered" });
-    assert.equal(gate.max(), 4);
-    assert.equal(gate.seen.length, 24);
+    await waitFor(() => sync.stats.delivered === 48, { db, what: "delivered" });
+    assert.equal(gate.max(), 8);
+    assert.equal(gate.seen.length, 48);
   });
 
   it("sends one batch at a time by default when batches hold more than one message", async () => {

@@ -40,7 +40,7 @@ export interface OutboxOptions<P = unknown> {
   /** Seconds a claimed batch is ours before another relay may take it (default 60; keep it above the transport's timeout). */
   visibilityTimeout?: number;
   /**
-   * Batches in flight at once (default 4 with batchSize 1, else 1). Key order holds at any
+   * Batches in flight at once (default 8 with batchSize 1, else 1). Key order holds at any
    * concurrency: a key's next message is claimed only once its predecessor
    * settled. Batches that come back in the same event-loop turn settle in
    * one commit.
@@ -257,7 +257,9 @@ export class Outbox<P = unknown> {
       args.MAX_BATCH,
       defaultBatch,
     );
-    // One message per request: the round trip dominates, so four in flight.
+    // One message per request: the round trip dominates, so eight in flight
+    // (about what a browser opens to one host; measured on a local server:
+    // 4 in flight 0.75x a one-at-a-time fetch loop, 8 about 1x).
     // Batches: one in flight keeps them full (slots split the heads of busy
     // keys into small batches; measured slower at batch 50).
     this.concurrency = args.optInt(
@@ -266,7 +268,7 @@ export class Outbox<P = unknown> {
       o.concurrency,
       1,
       100,
-      this.batchSize === 1 ? 4 : 1,
+      this.batchSize === 1 ? 8 : 1,
     );
     this.probeMinMs = args.optInt(
       fn,
@@ -573,15 +575,15 @@ export class Outbox<P = unknown> {
     }
   }
 
-  /** Claims the next batch (in the caller's transaction, if any). */
-  private claimBatch(): OutboxMessage<P>[] {
+  /** Claims the next batch (in the caller's transaction, if any); `n` messages, default batchSize. */
+  private claimBatch(n = this.batchSize): OutboxMessage<P>[] {
     const text = this.db.write(
       `outbox('${this.name}') claim`,
       () =>
         plucked(this.db.raw, "SELECT honker_x_outbox_claim(?, ?, ?, ?)").get(
           this.name,
           this.relayId,
-          this.batchSize,
+          n,
           this.visibility,
         ) as string,
     );
@@ -761,9 +763,20 @@ export class Outbox<P = unknown> {
         this.db.write(`outbox('${this.name}') settle`, () => {
           for (const it of items) delivered.push(this.settleRows(it));
           // Settled first: a key's next message is claimable in the same
-          // transaction that delivered its predecessor.
-          for (const [i, it] of items.entries()) {
-            if (it.claimNext && this.sending) next[i] = this.claimBatch();
+          // transaction that delivered its predecessor. One claim for every
+          // slot that goes on (the claim never returns two messages of one
+          // key, as separate claims would not), split into batches in order.
+          const slots: number[] = [];
+          for (const [i, it] of items.entries()) if (it.claimNext) slots.push(i);
+          if (slots.length > 0 && this.sending) {
+            const claimed = this.claimBatch(
+              Math.min(slots.length * this.batchSize, args.MAX_BATCH),
+            );
+            for (let k = 0; k < slots.length; k++) {
+              const part = claimed.slice(k * this.batchSize, (k + 1) * this.batchSize);
+              if (part.length === 0) break;
+              next[slots[k] as number] = part;
+            }
           }
         }),
       );
