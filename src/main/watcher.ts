@@ -78,6 +78,11 @@ let probeCounter = 0;
  */
 const FILE_EVENTS_LINGER_MS = 2000;
 
+/** Immediate re-checks after a file event whose check saw no commit yet (recheckSoon). */
+const RECHECKS_PER_EVENT = 2;
+/** File events this soon after our own commit are taken for its echo (no re-check). */
+const OWN_COMMIT_ECHO_MS = 2;
+
 export class Watcher {
   readonly path: string;
   private readonly conn: Database.Database;
@@ -113,6 +118,12 @@ export class Watcher {
   private probeName: string | null = null;
   private checkQueued = false;
   private localPending = false;
+  /** A file event asked for the queued check (see recheckSoon). */
+  private eventPending = false;
+  /** When this process last committed (performance.now()), for recheckSoon. */
+  private lastLocalAt = Number.NEGATIVE_INFINITY;
+  /** Immediate re-checks left for the current file event (see recheckSoon). */
+  private rechecks = 0;
   private lastIdentityCheck = 0;
   private identityCheckedTurn = -1;
   /** A rate-limited identity check put off to the end of its 250 ms window. */
@@ -303,6 +314,7 @@ export class Watcher {
   /** A commit on this process's own connection: check now instead of at the next event or poll. */
   notifyLocal(): void {
     if (this.dead) return;
+    this.lastLocalAt = performance.now();
     // Nobody to wake: skip the data_version read (a read transaction on
     // its own connection, the larger part of a small write's cost). The
     // next check after someone subscribes may then wake once for this
@@ -388,8 +400,33 @@ export class Watcher {
     this.checkQueued = true;
     queueMicrotask(() => {
       this.checkQueued = false;
-      this.check();
+      const fromEvent = this.eventPending;
+      this.eventPending = false;
+      if (!this.check() && fromEvent) this.recheckSoon(RECHECKS_PER_EVENT);
     });
+  }
+
+  /**
+   * A writer appends its frames to -wal (the file events) a moment before
+   * it publishes the commit in the shared-memory index (no event): a check
+   * that runs in between sees nothing new. Look again at the end of this
+   * turn of the event loop (a few tens of microseconds later) instead of
+   * leaving the commit to the trailing check a millisecond later. Not after
+   * this process's own recent commits: their events are the usual reason
+   * for a check that finds nothing, and the trailing check still follows.
+   */
+  private recheckSoon(times: number): void {
+    if (performance.now() - this.lastLocalAt < OWN_COMMIT_ECHO_MS || this.rechecks > 0) return;
+    this.rechecks = times;
+    const again = () => {
+      this.rechecks--;
+      if (this.dead || this.check() || this.rechecks <= 0) {
+        this.rechecks = 0;
+        return;
+      }
+      setImmediate(again);
+    };
+    setImmediate(again);
   }
 
   /**
@@ -428,6 +465,7 @@ export class Watcher {
       this.checkIdentity(false);
       return;
     }
+    this.eventPending = true;
     this.queueCheck();
     this.armTrailingCheck();
   }

@@ -47,7 +47,7 @@ async function quietHost(): Promise<Host<AnySchema>> {
   return host;
 }
 
-test("a -wal event is checked at once and once more about a millisecond later", async () => {
+test("a -wal event that shows no commit is checked at once, twice more in the same turn, and once about a millisecond later", async () => {
   const h = await quietHost();
   const w = h.db.watcher;
   assert.ok(existsSync(`${h.path}-wal`));
@@ -55,10 +55,38 @@ test("a -wal event is checked at once and once more about a millisecond later", 
   const checks = w.stats.checks;
   utimesSync(`${h.path}-wal`, new Date(), new Date());
   await waitFor(() => w.stats.fileEvents > events, 2000, "the -wal event");
-  await waitFor(() => w.stats.checks >= checks + 2, 2000, "the immediate and trailing checks");
-  // No third check follows one event (the trailing check comes ~1 ms after it).
+  await waitFor(
+    () => w.stats.checks >= checks + 4,
+    2000,
+    "the immediate, the two quick and the trailing checks",
+  );
+  // Nothing more follows one event (the trailing check comes ~1 ms after it).
   await sleep(30);
-  assert.equal(w.stats.checks, checks + 2);
+  assert.equal(w.stats.checks, checks + 4);
+});
+
+test("a commit published just after the event's check is seen in the same turn of the event loop, not a millisecond later", async () => {
+  const h = await quietHost();
+  const w = h.db.watcher;
+  const reasons: string[] = [];
+  w.subscribe((reason) => reasons.push(reason));
+  const other = new Database(h.path);
+  try {
+    // The event arrives first (as a writer's frames reach -wal), its check
+    // runs and sees nothing; then the writer publishes its commit.
+    (w as unknown as { onFileEvent(e: string, n: string): void }).onFileEvent(
+      "change",
+      "app.db-wal",
+    );
+    await Promise.resolve(); // the event's check (queued first) has run
+    assert.deepEqual(reasons, []);
+    other.exec("CREATE TABLE published (x)");
+    // The end of this turn: no timer (the trailing check's) can run before it.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(reasons, ["remote"]);
+  } finally {
+    other.close();
+  }
 });
 
 test("a change to the database file alone (as a checkpoint makes) triggers no check", async () => {
