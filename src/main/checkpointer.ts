@@ -71,6 +71,8 @@ parentPort.on("message", (m) => {
       let caughtUp = false;
       for (let i = 0; i < 8 && r.log >= 0 && r.checkpointed === r.log; i++) {
         const again = passive.get();
+        // Another connection's checkpoint holds the lock: keep what we got.
+        if (again.log < 0) break;
         if (again.log === r.log && again.checkpointed === again.log) {
           caughtUp = true;
           break;
@@ -107,7 +109,7 @@ parentPort.on("message", (m) => {
 
 export interface CheckpointStats {
   requested: number;
-  /** Timer runs that found the -wal file below the threshold. */
+  /** Timer runs that found the WAL below the threshold (and the file within journal_size_limit). */
   skipped: number;
   completed: number;
   failed: number;
@@ -268,8 +270,10 @@ export class Checkpointer {
     this.commitsSinceCheck = 0;
     let bytes = 0;
     try {
-      bytes = writer.walBytes();
-      if (bytes < 0) bytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      // The live WAL, or the file if that is bigger (or the hook was
+      // replaced by the app's PRAGMA wal_autocheckpoint: -1).
+      const file = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      bytes = Math.max(writer.walBytes(), file);
     } catch {
       return;
     }
@@ -345,7 +349,8 @@ export class Checkpointer {
       fileBytes = Number.POSITIVE_INFINITY;
     }
     // The live WAL (the file is reused after a rewind, so its size says
-    // only how big the WAL once was); the file's size if the hook is gone.
+    // only how big the WAL once was); the file's size without the hook
+    // (never installed, or replaced by the app's PRAGMA wal_autocheckpoint).
     let liveBytes = -1;
     try {
       liveBytes = this.writer?.walBytes() ?? -1;

@@ -66,10 +66,11 @@ export interface OpenOptions {
    */
   checkpoints?: "background" | "inline";
   /**
-   * Background checkpoints start once the -wal file has reached this size
-   * (default 4 MiB, about SQLite's own 1,000-page threshold). Below it no
-   * checkpoint thread runs at all: an app that writes a little never pays
-   * for one.
+   * Background checkpoints start once the WAL holds this much (default 4
+   * MiB, about SQLite's own 1,000-page threshold). Below it no checkpoint
+   * thread runs at all: an app that writes a little never pays for one.
+   * The -wal file is reused in place after a checkpoint, so it stays at
+   * about this size; twice this is its journal_size_limit.
    */
   checkpointAfterWalBytes?: number;
   /**

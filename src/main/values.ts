@@ -69,70 +69,62 @@ class Refused {
  * message starts with `what` and names the path (e.g. `payload.items[3].at`).
  */
 export function checkJson(value: unknown, what: string, options?: JsonCheckOptions): void {
-  if (options === undefined) {
-    // The common case (every payload the host stores): a walk that
-    // allocates no closure and counts nothing.
-    try {
-      walkPlain(value, 0);
-      return;
-    } catch (err) {
-      throw refusal(err, value, what, MAX_JSON_DEPTH, undefined);
-    }
-  }
-  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  const forbidden = options.forbiddenKeys;
-  const maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
-  let nodes = 0;
-  const walk = (v: unknown, depth: number): void => {
-    if (++nodes > maxNodes) throw new Refused(`more than ${maxNodes} values`);
-    if (typeof v !== "object" || v === null) {
-      if (typeof v === "string" || typeof v === "boolean" || v === null) return;
-      if (typeof v === "number" && Number.isFinite(v)) return;
-      throw new Refused("bad");
-    }
-    if (depth >= maxDepth) throw new Refused("deep");
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        if (!(i in v)) throw new Refused("bad");
-        walk(v[i], depth + 1);
-      }
-      return;
-    }
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) throw new Refused("bad");
-    for (const key in v) {
-      if (forbidden?.has(key)) throw new Refused("bad");
-      const child = (v as Record<string, unknown>)[key];
-      if (child !== undefined) walk(child, depth + 1);
-    }
-  };
+  // Without options (every payload the host stores) the walk shares one
+  // frozen set of limits: nothing is allocated on the happy path.
+  const limits: WalkLimits =
+    options === undefined
+      ? PLAIN
+      : {
+          maxDepth: options.maxDepth ?? MAX_JSON_DEPTH,
+          forbidden: options.forbiddenKeys,
+          budget:
+            options.maxNodes === undefined
+              ? null
+              : { left: options.maxNodes, max: options.maxNodes },
+        };
   try {
-    walk(value, 0);
+    walk(value, 0, limits);
   } catch (err) {
-    throw refusal(err, value, what, maxDepth, forbidden);
+    throw refusal(err, value, what, limits.maxDepth, limits.forbidden);
   }
 }
 
-/** checkJson's walk without options: MAX_JSON_DEPTH, no forbidden keys, no node budget. */
-function walkPlain(v: unknown, depth: number): void {
+interface WalkLimits {
+  readonly maxDepth: number;
+  readonly forbidden: ReadonlySet<string> | undefined;
+  /** Values still allowed of `max` (the bridge's budget); null: no budget. */
+  readonly budget: { left: number; readonly max: number } | null;
+}
+
+const PLAIN: WalkLimits = Object.freeze({
+  maxDepth: MAX_JSON_DEPTH,
+  forbidden: undefined,
+  budget: null,
+});
+
+/** checkJson's walk: throws Refused at the first value that is not plain JSON data. */
+function walk(v: unknown, depth: number, l: WalkLimits): void {
+  if (l.budget !== null && --l.budget.left < 0)
+    throw new Refused(`more than ${l.budget.max} values`);
   if (typeof v !== "object" || v === null) {
     if (typeof v === "string" || typeof v === "boolean" || v === null) return;
     if (typeof v === "number" && Number.isFinite(v)) return;
     throw new Refused("bad");
   }
-  if (depth >= MAX_JSON_DEPTH) throw new Refused("deep");
+  if (depth >= l.maxDepth) throw new Refused("deep");
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       if (!(i in v)) throw new Refused("bad");
-      walkPlain(v[i], depth + 1);
+      walk(v[i], depth + 1, l);
     }
     return;
   }
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) throw new Refused("bad");
   for (const key in v) {
+    if (l.forbidden?.has(key)) throw new Refused("bad");
     const child = (v as Record<string, unknown>)[key];
-    if (child !== undefined) walkPlain(child, depth + 1);
+    if (child !== undefined) walk(child, depth + 1, l);
   }
 }
 

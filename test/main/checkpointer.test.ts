@@ -118,6 +118,40 @@ describe("background checkpoints", () => {
     }
   });
 
+  it("keeps the hard bound after the app's own PRAGMA wal_autocheckpoint replaced the extension's WAL hook", async () => {
+    const h = freshHost({ checkpointAfterWalBytes: 256 * 1024, retention: false });
+    try {
+      const cp = h.db.checkpointer;
+      assert.ok(cp);
+      const q = h.db.queue("q");
+      q.enqueue({ first: true });
+      // Off altogether: the worst case (no SQLite checkpoints either).
+      h.db.raw.pragma("wal_autocheckpoint = 0");
+      const pad = "x".repeat(8000);
+      const walSize = () => statSync(`${h.path}-wal`).size;
+      let max = 0;
+      const end = Date.now() + 1000;
+      for (let n = 1; Date.now() < end; n++) {
+        h.db.transaction(() => {
+          for (let k = 0; k < 4; k++) q.enqueue({ n, pad });
+        });
+        if (n % 40 === 0) {
+          max = Math.max(max, walSize());
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      // The hard bound is 8 x the threshold (2 MiB here); a commit may overshoot it a little.
+      assert.ok(max <= 4 * 1024 * 1024, `-wal reached ${(max / 1048576).toFixed(1)} MiB`);
+      assert.equal(
+        h.db.raw.pragma("wal_autocheckpoint", { simple: true }),
+        0,
+        "the app's setting stands",
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
   it("lets SQLite checkpoint during a burst that never yields, and takes over again after", async () => {
     const h = freshHost({ checkpointAfterWalBytes: 256 * 1024, retention: false });
     try {

@@ -73,6 +73,22 @@ describe("the extension's WAL hook", () => {
     assert.ok(max < 16 + 16, `at most ${max} frames (the threshold plus one commit)`);
   });
 
+  it("notices when PRAGMA wal_autocheckpoint replaced it: reports -1 and leaves the app's setting", () => {
+    scalar<number>(db, "honker_x_wal_watch(0)");
+    commit();
+    assert.ok(frames() > 0);
+    db.pragma("wal_autocheckpoint = 500");
+    commit();
+    // The count would be stale from here on: no answer rather than a wrong one.
+    assert.equal(frames(), -1);
+    assert.equal(scalar<number>(db, "honker_x_wal_watch()"), -1);
+    assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), 500);
+    // Asked again, it takes over again.
+    assert.equal(scalar<number>(db, "honker_x_wal_watch(0)"), 1);
+    commit();
+    assert.ok(frames() > 0);
+  });
+
   it("refuses a negative or non-integer page count, with the function's name", () => {
     assert.throws(
       () => scalar(db, "honker_x_wal_watch(-1)"),
