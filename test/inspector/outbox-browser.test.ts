@@ -114,10 +114,14 @@ describe("outboxes in Chromium", { timeout: 120_000 }, () => {
       batchSize: 50,
     });
     try {
+      // Claimed (waiting 0, in flight) comes a moment before settled
+      // (delivered 8): the page may show either in between, so wait for both.
       await page.waitForFunction(
         () =>
           document.querySelector('[data-outbox="sync"] [data-stat="waiting"] .stat-value')
-            ?.textContent === "0",
+            ?.textContent === "0" &&
+          document.querySelector('[data-outbox="sync"] [data-stat="delivered"] .stat-value')
+            ?.textContent === "8",
         undefined,
         { timeout: 5000 },
       );

@@ -55,6 +55,34 @@ describe("outbox concurrency", () => {
     assert.equal(gate.seen.length, 48);
   });
 
+  it("settles the batches in flight that come back a few turns apart in one transaction", async () => {
+    const { db } = tempDb({ retention: false });
+    let settles = 0;
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: () => unknown) => {
+      settles++;
+      return transaction(fn as () => never);
+    }) as typeof db.transaction;
+    let call = 0;
+    const transport = (async (batch) => {
+      // Responses to requests sent together, spread over three turns of the event loop.
+      const turns = call++ % 3;
+      for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+      return batch.map((): DeliveryOutcome => ({ status: "delivered" }));
+    }) as Transport;
+    transport.batchSize = 1;
+    db.transaction(() => {
+      for (let i = 0; i < 48; i++)
+        db.raw.prepare("SELECT honker_x_outbox_add('sync', ?, NULL, 20)").get(String(i));
+    });
+    settles = 0;
+    const sync = db.outbox("sync", { transport });
+    cleanups.push(() => sync.stop());
+    await waitFor(() => sync.stats.delivered === 48, { db, what: "delivered" });
+    // Eight in flight: six rounds of eight, one settle transaction each.
+    assert.equal(settles, 6, "settle transactions for 48 messages");
+  });
+
   it("sends one batch at a time by default when batches hold more than one message", async () => {
     const { db } = tempDb({ retention: false });
     const gate = gatedTransport(10, 1, 30);
