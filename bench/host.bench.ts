@@ -272,8 +272,15 @@ async function sectionApi(): Promise<void> {
     const rawClaim = raw.prepare(RAW_CLAIM);
     // The floor writes what an ack writes: history row, progress and key clean-up.
     const rawAcks = rawAcker(raw);
+    // Each timed run starts from an empty WAL on both sides: the clean-up's
+    // own frames would otherwise be checkpointed inside the next timed run
+    // on one side (the host's, whose automatic checkpoint is off outside a
+    // burst) and inside the clean-up on the other (SQLite's default hook).
     const clear = () => {
-      for (const d of [raw, host.raw]) d.exec("DELETE FROM _honker_live");
+      for (const d of [raw, host.raw]) {
+        d.exec("DELETE FROM _honker_live");
+        d.pragma("wal_checkpoint(TRUNCATE)");
+      }
     };
     const refill = (n: number) => () => {
       clear();

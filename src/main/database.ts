@@ -214,6 +214,13 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
   private closing: Promise<void> | null = null;
   private readonly notifyStmt: Database.Statement;
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
+  /**
+   * Depth of transaction(fn) calls running fn right now. Above 0 the code
+   * runs synchronously inside our own transaction, whose start checked that
+   * the file is writable and the call did not escape through an await:
+   * writes in it skip those checks (the hot path of enqueue in a transaction).
+   */
+  private inside = 0;
   // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
   private readonly queues = new Map<string, Queue<any, any>>();
   // biome-ignore lint/suspicious/noExplicitAny: each name has its own payload type
@@ -316,7 +323,13 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
     // Built once: better-sqlite3 prepares BEGIN/COMMIT/SAVEPOINT per wrapper.
     this.runner = raw.transaction((f: () => unknown) => {
       const scope = { escaped: false };
-      const result = transactionScope.run(scope, f);
+      let result: unknown;
+      this.inside++;
+      try {
+        result = transactionScope.run(scope, f);
+      } finally {
+        this.inside--;
+      }
       if (result && typeof (result as { then?: unknown }).then === "function") {
         scope.escaped = true;
         // The rejection is ours to report (below); don't let it go unhandled.
@@ -390,6 +403,13 @@ export class HonkerDatabase<S extends HonkerSchema = AnySchema> implements Host 
    * commits).
    */
   write<T>(doing: string, fn: () => T): T {
+    if (this.inside > 0 && this.closing === null && this.raw.open) {
+      try {
+        return fn();
+      } catch (err) {
+        throw fromSqlite(err, doing);
+      }
+    }
     this.assertOpen(doing);
     this.assertWritable(doing);
     let out: T;

@@ -36,6 +36,35 @@ describe("transaction(async fn)", () => {
     assert.equal(q.stats().pending, 0);
   });
 
+  it("refuses a write inside fn once close() has started, and commits none of fn", async () => {
+    const { db } = tempDb();
+    const q = db.queue("q");
+    let closing: Promise<void> | undefined;
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          q.enqueue("before close()");
+          closing = db.close();
+          q.enqueue("after close()");
+        }),
+      (err) => isHonkerError(err, "HONKER_CLOSED"),
+    );
+    await closing;
+  });
+
+  it("refuses a write inside fn after the app closed db.raw itself, with HONKER_CLOSED", () => {
+    const { db } = tempDb();
+    const q = db.queue("q");
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          db.raw.close();
+          q.enqueue("after raw.close()");
+        }),
+      (err) => isHonkerError(err, "HONKER_CLOSED"),
+    );
+  });
+
   it("leaves later, unrelated writes alone", async () => {
     const { db } = tempDb();
     assert.throws(() => db.transaction((async () => {}) as never));
