@@ -270,10 +270,10 @@ export class Checkpointer {
     this.commitsSinceCheck = 0;
     let bytes = 0;
     try {
-      // The live WAL, or the file if that is bigger (or the hook was
-      // replaced by the app's PRAGMA wal_autocheckpoint: -1).
-      const file = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-      bytes = Math.max(writer.walBytes(), file);
+      // The file, not the live WAL: the file holds every live frame, so it
+      // is never smaller, and it does not depend on the extension's hook
+      // (which the app's PRAGMA wal_autocheckpoint replaces).
+      bytes = statSync(`${this.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
     } catch {
       return;
     }

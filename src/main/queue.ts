@@ -134,10 +134,10 @@ interface EnqueueArgs {
   key: string | undefined;
 }
 
-/** enqueue() without options: every argument's default. */
 /** The extension SQL behind enqueue (argument checks and key dedup in C). */
 const ENQUEUE_SQL = "SELECT honker_x_enqueue(?, ?, ?, ?, ?, ?, ?, ?)";
 
+/** enqueue() without options: every argument's default. */
 const DEFAULT_ENQUEUE: EnqueueArgs = Object.freeze({
   runAt: null,
   delay: null,

@@ -314,12 +314,13 @@ export class Watcher {
   /** A commit on this process's own connection: check now instead of at the next event or poll. */
   notifyLocal(): void {
     if (this.dead) return;
-    this.lastLocalAt = performance.now();
     // Nobody to wake: skip the data_version read (a read transaction on
     // its own connection, the larger part of a small write's cost). The
     // next check after someone subscribes may then wake once for this
     // commit; listeners re-read, so a spare wake costs one query.
     if (this.listeners.size === 0) return;
+    // recheckSoon runs only while someone listens: its clock is set only then.
+    this.lastLocalAt = performance.now();
     this.localPending = true;
     this.queueCheck();
   }
@@ -402,7 +403,7 @@ export class Watcher {
       this.checkQueued = false;
       const fromEvent = this.eventPending;
       this.eventPending = false;
-      if (!this.check() && fromEvent) this.recheckSoon(RECHECKS_PER_EVENT);
+      if (!this.check() && fromEvent) this.recheckSoon();
     });
   }
 
@@ -414,10 +415,12 @@ export class Watcher {
    * leaving the commit to the trailing check a millisecond later. Not after
    * this process's own recent commits: their events are the usual reason
    * for a check that finds nothing, and the trailing check still follows.
+   * Not while nobody listens (file events linger after the last listener).
    */
-  private recheckSoon(times: number): void {
-    if (performance.now() - this.lastLocalAt < OWN_COMMIT_ECHO_MS || this.rechecks > 0) return;
-    this.rechecks = times;
+  private recheckSoon(): void {
+    if (this.listeners.size === 0 || this.rechecks > 0) return;
+    if (performance.now() - this.lastLocalAt < OWN_COMMIT_ECHO_MS) return;
+    this.rechecks = RECHECKS_PER_EVENT;
     const again = () => {
       this.rechecks--;
       if (this.dead || this.check() || this.rechecks <= 0) {

@@ -1,11 +1,34 @@
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { describe, it } from "node:test";
-import { freshHost } from "../helpers/host.ts";
+import type { Checkpointer } from "../../src/main/checkpointer.ts";
+import type { Queue } from "../../src/main/queue.ts";
+import type { AnySchema } from "../../src/main/schema.ts";
+import { freshHost, type Host } from "../helpers/host.ts";
 import { sleep, waitFor } from "../helpers/wait.ts";
 
 function eventually(predicate: () => boolean, ms: number, what: string): Promise<void> {
   return waitFor(predicate, { timeoutMs: ms, what, intervalMs: 10 });
+}
+
+/** A host (retention off) with its checkpointer, queue "q" and the -wal file's size; closed after `fn`. */
+async function withCheckpointer(
+  checkpointAfterWalBytes: number,
+  fn: (t: {
+    h: Host<AnySchema>;
+    cp: Checkpointer;
+    q: Queue;
+    walSize: () => number;
+  }) => Promise<void>,
+): Promise<void> {
+  const h = freshHost({ checkpointAfterWalBytes, retention: false });
+  try {
+    const cp = h.db.checkpointer;
+    assert.ok(cp);
+    await fn({ h, cp, q: h.db.queue("q"), walSize: () => statSync(`${h.path}-wal`).size });
+  } finally {
+    await h.close();
+  }
 }
 
 describe("background checkpoints", () => {
@@ -81,12 +104,7 @@ describe("background checkpoints", () => {
   });
 
   it("lets writers rewind a checkpointed WAL in place at a steady pace: the file is reused, never truncated", async () => {
-    const h = freshHost({ checkpointAfterWalBytes: 1024 * 1024, retention: false });
-    try {
-      const cp = h.db.checkpointer;
-      assert.ok(cp);
-      const q = h.db.queue("q");
-      const walSize = () => statSync(`${h.path}-wal`).size;
+    await withCheckpointer(1024 * 1024, async ({ h, cp, q, walSize }) => {
       const frames = () => h.db.raw.prepare("SELECT honker_x_wal_frames()").pluck().get() as number;
       let smallestAfterCheckpoint = Number.POSITIVE_INFINITY;
       let largest = 0;
@@ -114,22 +132,15 @@ describe("background checkpoints", () => {
       );
       // journal_size_limit: twice the threshold.
       assert.ok(largest <= 2 * 1024 * 1024, `-wal reached ${largest} bytes`);
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it("keeps the hard bound after the app's own PRAGMA wal_autocheckpoint replaced the extension's WAL hook", async () => {
-    const h = freshHost({ checkpointAfterWalBytes: 256 * 1024, retention: false });
-    try {
-      const cp = h.db.checkpointer;
-      assert.ok(cp);
-      const q = h.db.queue("q");
+    await withCheckpointer(256 * 1024, async ({ h, q, walSize }) => {
       q.enqueue({ first: true });
       // Off altogether: the worst case (no SQLite checkpoints either).
       h.db.raw.pragma("wal_autocheckpoint = 0");
       const pad = "x".repeat(8000);
-      const walSize = () => statSync(`${h.path}-wal`).size;
       let max = 0;
       const end = Date.now() + 1000;
       for (let n = 1; Date.now() < end; n++) {
@@ -148,19 +159,12 @@ describe("background checkpoints", () => {
         0,
         "the app's setting stands",
       );
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it("lets SQLite checkpoint during a burst that never yields, and takes over again after", async () => {
-    const h = freshHost({ checkpointAfterWalBytes: 256 * 1024, retention: false });
-    try {
-      const cp = h.db.checkpointer;
-      assert.ok(cp);
-      const q = h.db.queue("q");
+    await withCheckpointer(256 * 1024, async ({ h, cp, q, walSize }) => {
       const pad = "x".repeat(1000);
-      const walSize = () => statSync(`${h.path}-wal`).size;
       // The extension's WAL hook stands in for SQLite's (native/wal.c).
       const autocheckpoint = () =>
         h.db.raw.prepare("SELECT honker_x_wal_watch()").pluck().get() as number;
@@ -177,9 +181,7 @@ describe("background checkpoints", () => {
       assert.ok(max <= 1024 * 1024, `-wal reached ${max} bytes`);
       // The loop turns: checkpoints are the thread's again.
       await eventually(() => autocheckpoint() === 0, 5000, "automatic checkpoints off again");
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it("can be switched off, keeping SQLite's automatic checkpoints", async () => {
